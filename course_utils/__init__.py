@@ -1,0 +1,12 @@
+"""course_utils: the shared, tested helpers of the course
+"Sequence Models for NLP: from HMMs to Transformers" (序列模型：从 HMM 到 Transformer).
+
+One concept per module: ``runtime`` (device, seed, profile), ``data`` (bundled data sets),
+``text`` (vocabulary, tokenizers, padding, bucketing), ``train`` (training loop, checkpoints),
+``metrics`` and ``plot``; later parts add ``hmm``, ``ngram``, ``rnn`` ...
+"""
+
+from course_utils.runtime import by_profile, get_device, get_profile, seed_everything, setup
+
+__version__ = "0.1.0"
+__all__ = ["by_profile", "get_device", "get_profile", "seed_everything", "setup", "__version__"]

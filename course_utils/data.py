@@ -1,0 +1,351 @@
+"""The course's bundled data sets: loading, checksum verification and deterministic splits.
+
+Every file under ``data/`` is listed with its SHA-256 in ``data/MANIFEST.sha256`` (the format of
+``sha256sum``, so ``cd data && sha256sum -c MANIFEST.sha256`` checks it by hand too). The first time
+a file is loaded in a process its checksum is verified; a missing or changed file raises
+:class:`DataFileError`, which names the file and says how to restore it.
+
+Nothing is ever downloaded: the data live in the repository (about 3.5 MB in all).
+
+========================  ==========================================  =========================
+loader                    what                                        splits
+========================  ==========================================  =========================
+:func:`load_names`        surnames in 18 languages                    train / val / test (ours)
+:func:`load_multi30k`     German–English image captions               train / val / test (official)
+:func:`load_conll2000`    WSJ sentences with POS and chunk tags       train / test (official)
+:func:`load_rt_polarity`  movie-review sentences, positive / negative train / val / test (ours)
+========================  ==========================================  =========================
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import random
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Generic, TypeVar
+
+__all__ = [
+    "DATA_DIR",
+    "DataFileError",
+    "Splits",
+    "data_dir",
+    "verify_file",
+    "verify_all",
+    "load_names",
+    "load_multi30k",
+    "load_conll2000",
+    "load_rt_polarity",
+    "stratified_split",
+    "summary",
+]
+
+DATA_ENV = "COURSE_DATA_DIR"
+MANIFEST = "MANIFEST.sha256"
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+
+NAMES_LANGUAGES = (
+    "Arabic", "Chinese", "Czech", "Dutch", "English", "French", "German", "Greek", "Irish",
+    "Italian", "Japanese", "Korean", "Polish", "Portuguese", "Russian", "Scottish", "Spanish",
+    "Vietnamese",
+)  # fmt: skip
+MULTI30K_FILES = {"train": "train", "val": "val", "test": "test_2016_flickr"}
+CONLL_SPLITS = ("train", "test")
+
+E = TypeVar("E")
+_verified: set[tuple[str, str]] = set()
+
+
+class DataFileError(RuntimeError):
+    """A bundled data file is missing, changed or malformed."""
+
+
+@dataclass
+class Splits(Generic[E]):
+    """Train / validation / test examples of one data set, plus its class labels (if any)."""
+
+    train: list[E]
+    val: list[E]
+    test: list[E]
+    classes: list[str] = field(default_factory=list)
+
+    def sizes(self) -> dict[str, int]:
+        """Number of examples per split, e.g. ``{"train": 14411, "val": 1802, "test": 1802}``."""
+        return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{k}={v:,}" for k, v in self.sizes().items())
+        return f"Splits({sizes}, classes={len(self.classes)})"
+
+
+# --------------------------------------------------------------------------- files and checksums
+
+
+def data_dir() -> Path:
+    """The data folder: ``$COURSE_DATA_DIR`` if set, else the repository's ``data/``."""
+    override = os.environ.get(DATA_ENV, "").strip()
+    return Path(override).expanduser() if override else DATA_DIR
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _manifest(root: Path) -> dict[str, str]:
+    path = root / MANIFEST
+    if not path.is_file():
+        raise DataFileError(
+            f"the checksum manifest data/{MANIFEST} is missing (looked in {root}). "
+            f"Restore it with `git checkout -- data/{MANIFEST}`, or set ${DATA_ENV} to the course's data folder."
+        )
+    entries = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            digest, name = line.split(maxsplit=1)
+            entries[name.strip().lstrip("*")] = digest
+    return entries
+
+
+def verify_file(relpath: str) -> Path:
+    """Check one data file (path relative to ``data/``) against the manifest; return its full path.
+
+    Raises :class:`DataFileError` naming the file and how to restore it if it is missing or changed.
+    Each file is hashed once per process.
+    """
+    root = data_dir()
+    path = root / relpath
+    restore = f"Restore it with `git checkout -- data/{relpath}` (from the repository root)."
+    expected = _manifest(root).get(relpath)
+    if expected is None:
+        raise DataFileError(
+            f"data/{relpath} is not listed in data/{MANIFEST}; the known files are the course's own."
+        )
+    if (relpath, expected) in _verified:
+        return path
+    if not path.is_file():
+        raise DataFileError(f"data file data/{relpath} is missing. {restore}")
+    actual = _sha256(path)
+    if actual != expected:
+        raise DataFileError(
+            f"data file data/{relpath} has changed: its SHA-256 is {actual[:12]}…, "
+            f"the manifest expects {expected[:12]}…. {restore}"
+        )
+    _verified.add((relpath, expected))
+    return path
+
+
+def verify_all() -> list[str]:
+    """Verify every file listed in the manifest; return their relative paths."""
+    names = sorted(_manifest(data_dir()))
+    for name in names:
+        verify_file(name)
+    return names
+
+
+def _read_text(relpath: str, encoding: str = "utf-8") -> str:
+    path = verify_file(relpath)
+    raw = path.read_bytes()
+    if relpath.endswith(".gz"):
+        raw = gzip.decompress(raw)
+    return raw.decode(encoding)
+
+
+# --------------------------------------------------------------------------- splitting
+
+
+def stratified_split(
+    items: Sequence[E],
+    strata: Sequence[str],
+    val_frac: float = 0.1,
+    test_frac: float = 0.1,
+    seed: int = 0,
+) -> tuple[list[E], list[E], list[E]]:
+    """Split ``items`` into train / val / test, keeping each stratum's proportions.
+
+    Within every stratum the items are shuffled with ``seed`` and the first ``round(n * test_frac)``
+    go to test, the next ``round(n * val_frac)`` to val and the rest to train. The result is the
+    same on every machine for the same inputs and seed.
+    """
+    if len(items) != len(strata):
+        raise ValueError(f"items and strata must have the same length, got {len(items)} and {len(strata)}")
+    if not (0 <= val_frac < 1 and 0 <= test_frac < 1 and val_frac + test_frac < 1):
+        raise ValueError(
+            f"need 0 <= val_frac, test_frac and val_frac + test_frac < 1, got {val_frac}, {test_frac}"
+        )
+    rng = random.Random(seed)
+    by_stratum: dict[str, list[int]] = defaultdict(list)
+    for i, s in enumerate(strata):
+        by_stratum[s].append(i)
+    train, val, test = [], [], []
+    for s in sorted(by_stratum):
+        idx = by_stratum[s]
+        rng.shuffle(idx)
+        n_test, n_val = round(len(idx) * test_frac), round(len(idx) * val_frac)
+        test += idx[:n_test]
+        val += idx[n_test : n_test + n_val]
+        train += idx[n_test + n_val :]
+    for part in (train, val, test):
+        rng.shuffle(part)  # mix the strata
+    return [items[i] for i in train], [items[i] for i in val], [items[i] for i in test]
+
+
+# --------------------------------------------------------------------------- names
+
+
+def _read_names() -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
+    for lang in NAMES_LANGUAGES:
+        for line in _read_text(f"names/{lang}.txt").split("\n"):
+            if line.strip():
+                pairs.append((line.strip(), lang))
+    return pairs
+
+
+def load_names(seed: int = 0, val_frac: float = 0.1, test_frac: float = 0.1) -> Splits[tuple[str, str]]:
+    """Surnames and their language (18 classes), split 80/10/10 without leakage.
+
+    * The 20,074 lines become 18,015 (name, language) pairs once exact duplicates are dropped
+      (``Arabic.txt`` alone repeats its 108 distinct names to 2,000 lines).
+    * Names are raw Unicode (e.g. ``"Ślusàrski"``), stripped of surrounding spaces.
+    * A name that occurs in several languages (469 names, 1,031 pairs, e.g. ``"Abel"`` is English,
+      French and German) is kept once per language: it is a genuinely ambiguous example, and a
+      classifier can be right for only one of its copies. All copies of a name go to the **same**
+      split, chosen by the rarest of its languages, so no test name is ever seen in training.
+    * The split is stratified by language (for multi-language names: their rarest language) and
+      deterministic for a given ``seed``.
+
+    Returns ``Splits`` of ``(name, language)`` pairs with ``classes`` = the 18 languages, sorted.
+    """
+    pairs = list(dict.fromkeys(_read_names()))  # drop exact duplicates, keep first-seen order
+    counts = Counter(lang for _, lang in pairs)
+    languages: dict[str, list[str]] = defaultdict(list)
+    for name, lang in pairs:
+        languages[name].append(lang)
+    names = sorted(languages)
+    strata = [min(languages[n], key=lambda lang: (counts[lang], lang)) for n in names]
+    train, val, test = stratified_split(names, strata, val_frac, test_frac, seed)
+
+    def expand(part: list[str]) -> list[tuple[str, str]]:
+        return [(n, lang) for n in part for lang in sorted(languages[n])]
+
+    return Splits(expand(train), expand(val), expand(test), classes=sorted(counts))
+
+
+# --------------------------------------------------------------------------- Multi30k
+
+
+def _check_split(split: str, allowed: Iterable[str], dataset: str) -> None:
+    allowed = list(allowed)
+    if split not in allowed:
+        raise ValueError(f"{dataset} has no split {split!r}; choose one of {allowed}")
+
+
+def load_multi30k(split: str) -> list[tuple[str, str]]:
+    """Multi30k task 1 (German–English captions): ``(german, english)`` raw sentence pairs.
+
+    ``split`` is ``"train"`` (29,000 pairs), ``"val"`` (1,014) or ``"test"`` (test_2016_flickr, 1,000).
+    The text is neither tokenized nor lower-cased.
+    """
+    _check_split(split, MULTI30K_FILES, "multi30k")
+    stem = MULTI30K_FILES[split]
+    de = _read_text(f"multi30k/{stem}.de.gz").rstrip("\n").split("\n")
+    en = _read_text(f"multi30k/{stem}.en.gz").rstrip("\n").split("\n")
+    if len(de) != len(en):
+        raise DataFileError(f"multi30k/{stem}: {len(de)} German lines but {len(en)} English lines")
+    return list(zip(de, en, strict=True))
+
+
+# --------------------------------------------------------------------------- CoNLL-2000
+
+
+def load_conll2000(split: str) -> list[list[tuple[str, str, str]]]:
+    """CoNLL-2000 (WSJ): sentences as lists of ``(word, POS tag, chunk tag)``.
+
+    ``split`` is ``"train"`` (sections 15–18, 8,936 sentences, 211,727 tokens) or ``"test"``
+    (section 20, 2,012 sentences, 47,377 tokens). POS tags are the Penn Treebank's.
+    """
+    _check_split(split, CONLL_SPLITS, "conll2000")
+    sentences: list[list[tuple[str, str, str]]] = []
+    current: list[tuple[str, str, str]] = []
+    for lineno, line in enumerate(_read_text(f"conll2000/{split}.txt.gz").split("\n"), start=1):
+        if not line.strip():
+            if current:
+                sentences.append(current)
+                current = []
+            continue
+        fields = line.split()
+        if len(fields) != 3:
+            raise DataFileError(
+                f"conll2000/{split}.txt.gz line {lineno}: expected 'word POS chunk', got {line!r}"
+            )
+        current.append((fields[0], fields[1], fields[2]))
+    if current:
+        sentences.append(current)
+    return sentences
+
+
+# --------------------------------------------------------------------------- rt-polarity
+
+
+def load_rt_polarity(seed: int = 0, val_frac: float = 0.1, test_frac: float = 0.1) -> Splits[tuple[str, str]]:
+    """Movie-review sentence polarity v1.0: ``(sentence, label)`` with label ``"neg"`` or ``"pos"``.
+
+    The files are Windows-1252 (a superset of Latin-1), so they are decoded as such: byte 0x85 is
+    "…" and 0x96/0x97 are dashes. Lines are split on ``\\n`` only, because in Latin-1 byte 0x85 is a
+    line terminator (NEL) that ``str.splitlines`` would break on. There is no official split (the
+    literature uses 10-fold cross-validation); ours is stratified 80/10/10 and deterministic.
+    """
+    items: list[tuple[str, str]] = []
+    for label in ("neg", "pos"):
+        text = _read_text(f"rt-polarity/rt-polarity.{label}", encoding="cp1252")
+        items += [(line.strip(), label) for line in text.split("\n") if line.strip()]
+    items = list(dict.fromkeys(items))
+    train, val, test = stratified_split(items, [label for _, label in items], val_frac, test_frac, seed)
+    return Splits(train, val, test, classes=["neg", "pos"])
+
+
+# --------------------------------------------------------------------------- overview
+
+
+def summary() -> list[dict[str, object]]:
+    """One row per bundled data set: name, unit, split sizes, number of classes, tokens / characters."""
+    names = load_names()
+    rt = load_rt_polarity()
+    m30k = {s: load_multi30k(s) for s in MULTI30K_FILES}
+    conll = {s: load_conll2000(s) for s in CONLL_SPLITS}
+    return [
+        {
+            "data set": "names",
+            "unit": "surname",
+            **names.sizes(),
+            "classes": len(names.classes),
+            "size": f"{sum(len(n) for part in (names.train, names.val, names.test) for n, _ in part):,} chars",
+        },
+        {
+            "data set": "multi30k (de-en)",
+            "unit": "sentence pair",
+            **{s: len(v) for s, v in m30k.items()},
+            "classes": 0,
+            "size": f"{sum(len(en.split()) for en_de in m30k.values() for _, en in en_de):,} en words",
+        },
+        {
+            "data set": "conll2000",
+            "unit": "sentence",
+            "train": len(conll["train"]),
+            "val": 0,
+            "test": len(conll["test"]),
+            "classes": len({pos for part in conll.values() for s in part for _, pos, _ in s}),
+            "size": f"{sum(len(s) for part in conll.values() for s in part):,} tokens",
+        },
+        {
+            "data set": "rt-polarity",
+            "unit": "sentence",
+            **rt.sizes(),
+            "classes": len(rt.classes),
+            "size": f"{sum(len(t.split()) for part in (rt.train, rt.val, rt.test) for t, _ in part):,} tokens",
+        },
+    ]

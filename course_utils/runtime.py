@@ -1,0 +1,83 @@
+"""Runtime set-up shared by every notebook: device, seeding and the run profile.
+
+The profile decides how much work a notebook does:
+
+* ``full`` (the default) trains real models, in minutes on a 2-core CPU;
+* ``quick`` (set by ``make test`` and CI) runs every notebook in seconds.
+
+Choose it with the environment variable ``COURSE_PROFILE=quick|full`` and pick
+per-profile values with :func:`by_profile`, e.g. ``epochs = by_profile(quick=1, full=12)``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+PROFILES = ("quick", "full")
+PROFILE_ENV = "COURSE_PROFILE"
+DEVICE_ENV = "COURSE_DEVICE"
+
+T = TypeVar("T")
+
+
+def get_profile() -> str:
+    """Return the active profile, ``"quick"`` or ``"full"`` (default), from ``$COURSE_PROFILE``."""
+    value = os.environ.get(PROFILE_ENV, "full").strip().lower() or "full"
+    if value not in PROFILES:
+        raise ValueError(
+            f"{PROFILE_ENV}={value!r} is not a known profile; use one of {PROFILES}, "
+            f"e.g. `{PROFILE_ENV}=quick make notebooks`."
+        )
+    return value
+
+
+def by_profile(*, quick: T, full: T) -> T:
+    """Pick the value for the active profile: ``by_profile(quick=1, full=12)``."""
+    return quick if get_profile() == "quick" else full
+
+
+def get_device() -> torch.device:
+    """The best available device: CUDA, then Apple's MPS, then the CPU.
+
+    ``$COURSE_DEVICE`` (e.g. ``cpu``) overrides the choice.
+    """
+    forced = os.environ.get(DEVICE_ENV, "").strip()
+    if forced:
+        try:
+            return torch.device(forced)
+        except RuntimeError as err:
+            raise ValueError(f"{DEVICE_ENV}={forced!r} is not a torch device (try 'cpu' or 'cuda').") from err
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's ``random``, NumPy and PyTorch (CPU and CUDA) for repeatable runs."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    if not 0 <= int(seed) < 2**32:
+        raise ValueError(f"seed must be in [0, 2**32), got {seed}")
+    seed = int(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def setup(seed: int = 0) -> tuple[torch.device, str]:
+    """One call for a notebook's setup cell: seed everything, pick the device, read the profile.
+
+    Prints one line such as ``profile: full | device: cpu | seed: 0`` and returns ``(device, profile)``.
+    """
+    seed_everything(seed)
+    device, profile = get_device(), get_profile()
+    print(f"profile: {profile} | device: {device.type} | seed: {seed} | torch {torch.__version__}")
+    return device, profile

@@ -1,0 +1,179 @@
+"""Tests for course_utils.data: checksums, loaders, deterministic leakage-free splits."""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from course_utils import data
+
+
+@pytest.fixture
+def data_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of data/ that a test may damage; COURSE_DATA_DIR points to it."""
+    root = tmp_path / "data"
+    shutil.copytree(data.DATA_DIR, root)
+    for p in root.rglob("*"):
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    monkeypatch.setenv(data.DATA_ENV, str(root))
+    monkeypatch.setattr(data, "_verified", set())
+    return root
+
+
+def test_data_dir_default_and_override(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv(data.DATA_ENV, raising=False)
+    assert data.data_dir() == data.DATA_DIR
+    monkeypatch.setenv(data.DATA_ENV, str(tmp_path))
+    assert data.data_dir() == tmp_path
+
+
+def test_manifest_lists_every_data_file() -> None:
+    on_disk = {
+        str(p.relative_to(data.DATA_DIR))
+        for p in data.DATA_DIR.rglob("*")
+        if p.is_file() and p.name not in {"MANIFEST.sha256", "README.md"}
+    }
+    assert set(data.verify_all()) == on_disk
+
+
+def test_verify_file_returns_path() -> None:
+    assert data.verify_file("names/Korean.txt") == data.DATA_DIR / "names" / "Korean.txt"
+
+
+def test_missing_file_names_it_and_how_to_restore(data_copy: Path) -> None:
+    (data_copy / "names" / "Korean.txt").unlink()
+    with pytest.raises(
+        data.DataFileError, match=r"data/names/Korean.txt is missing.*git checkout -- data/names/Korean.txt"
+    ):
+        data.load_names()
+
+
+def test_changed_file_is_detected(data_copy: Path) -> None:
+    with open(data_copy / "multi30k" / "val.en.gz", "ab") as f:
+        f.write(b"x")
+    with pytest.raises(data.DataFileError, match=r"multi30k/val.en.gz has changed.*git checkout"):
+        data.load_multi30k("val")
+    data.load_multi30k("test")  # other files are still fine
+
+
+def test_missing_manifest(data_copy: Path) -> None:
+    (data_copy / "MANIFEST.sha256").unlink()
+    with pytest.raises(data.DataFileError, match="manifest"):
+        data.verify_file("names/Korean.txt")
+
+
+def test_unlisted_file_is_rejected() -> None:
+    with pytest.raises(data.DataFileError, match="not listed"):
+        data.verify_file("names/Klingon.txt")
+
+
+def test_names_sizes_and_classes() -> None:
+    s = data.load_names()
+    assert len(s.classes) == 18 and s.classes == sorted(s.classes)
+    everything = s.train + s.val + s.test
+    assert len(everything) == 18_015 == len(set(everything))  # exact duplicates dropped
+    assert s.sizes() == {"train": len(s.train), "val": len(s.val), "test": len(s.test)}
+    assert 0.78 < len(s.train) / len(everything) < 0.82
+    assert ("Ślusarski", "Polish") in everything and ("Müller", "German") in everything  # raw Unicode kept
+    assert all(n == n.strip() and n for n, _ in everything)
+
+
+def test_names_split_is_leakage_free_and_stratified() -> None:
+    s = data.load_names()
+    train, val, test = ({n for n, _ in part} for part in (s.train, s.val, s.test))
+    assert not (train & val) and not (train & test) and not (val & test)
+    counts = Counter(lang for _, lang in s.train + s.val + s.test)
+    test_counts = Counter(lang for _, lang in s.test)
+    for lang, n in counts.items():  # every language is in test, roughly 10 %
+        assert abs(test_counts[lang] - 0.1 * n) <= max(3, 0.03 * n), lang
+
+
+def test_multi_language_names_stay_together() -> None:
+    s = data.load_names()
+    langs: dict[str, set[str]] = {}
+    for part in (s.train, s.val, s.test):
+        for n, lang in part:
+            langs.setdefault(n, set()).add(lang)
+    shared = {n for n, ls in langs.items() if len(ls) > 1}
+    assert len(shared) == 469
+    assert langs["Abel"] >= {"English", "French", "German"}
+
+
+def test_names_split_deterministic_and_seeded() -> None:
+    a, b, c = data.load_names(seed=0), data.load_names(seed=0), data.load_names(seed=1)
+    assert a.test == b.test and a.train == b.train
+    assert set(a.test) != set(c.test)
+
+
+def test_multi30k() -> None:
+    train, val, test = (data.load_multi30k(s) for s in ("train", "val", "test"))
+    assert (len(train), len(val), len(test)) == (29_000, 1_014, 1_000)
+    assert train[0] == (
+        "Zwei junge weiße Männer sind im Freien in der Nähe vieler Büsche.",
+        "Two young, White males are outside near many bushes.",
+    )
+    with pytest.raises(ValueError, match="no split 'dev'"):
+        data.load_multi30k("dev")
+
+
+def test_conll2000() -> None:
+    train, test = data.load_conll2000("train"), data.load_conll2000("test")
+    assert (len(train), len(test)) == (8_936, 2_012)
+    assert (sum(map(len, train)), sum(map(len, test))) == (211_727, 47_377)
+    assert train[0][:2] == [("Confidence", "NN", "B-NP"), ("in", "IN", "B-PP")]
+    with pytest.raises(ValueError, match="choose one of"):
+        data.load_conll2000("val")
+
+
+def test_conll2000_malformed_line(data_copy: Path) -> None:
+    import gzip
+    import hashlib
+
+    path = data_copy / "conll2000" / "test.txt.gz"
+    path.write_bytes(gzip.compress(b"Confidence NN\n"))
+    manifest = data_copy / "MANIFEST.sha256"
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    lines = [
+        f"{digest}  conll2000/test.txt.gz" if "conll2000/test" in ln else ln
+        for ln in manifest.read_text().splitlines()
+    ]
+    manifest.write_text("\n".join(lines) + "\n")
+    with pytest.raises(data.DataFileError, match="line 1: expected 'word POS chunk'"):
+        data.load_conll2000("test")
+
+
+def test_rt_polarity_decodes_cp1252_and_splits() -> None:
+    s = data.load_rt_polarity()
+    everything = s.train + s.val + s.test
+    assert len(everything) == 10_662 and s.classes == ["neg", "pos"]
+    assert Counter(label for _, label in everything) == {"neg": 5_331, "pos": 5_331}
+    text = " ".join(t for t, _ in everything)
+    assert "…" in text and "é" in text  # 0x85 and 0xe9 decoded as Windows-1252
+    assert "\x85" not in text and "\ufffd" not in text
+    assert Counter(label for _, label in s.test) == {"neg": 533, "pos": 533}
+    assert not ({t for t, _ in s.train} & {t for t, _ in s.test})
+
+
+def test_stratified_split_bad_input() -> None:
+    with pytest.raises(ValueError, match="same length"):
+        data.stratified_split([1, 2], ["a"])
+    with pytest.raises(ValueError, match="val_frac"):
+        data.stratified_split([1, 2], ["a", "a"], val_frac=0.6, test_frac=0.5)
+
+
+def test_stratified_split_proportions() -> None:
+    items = list(range(100))
+    strata = ["a"] * 80 + ["b"] * 20
+    train, val, test = data.stratified_split(items, strata, 0.1, 0.1, seed=3)
+    assert sorted(train + val + test) == items
+    assert sum(i >= 80 for i in test) == 2 and sum(i < 80 for i in test) == 8
+
+
+def test_splits_repr_and_summary() -> None:
+    assert repr(data.load_names()).startswith("Splits(train=14,396")
+    rows = data.summary()
+    assert [r["data set"] for r in rows] == ["names", "multi30k (de-en)", "conll2000", "rt-polarity"]
+    assert rows[1]["train"] == 29_000 and rows[3]["classes"] == 2
