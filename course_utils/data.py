@@ -312,7 +312,7 @@ def load_rt_polarity(seed: int = 0, val_frac: float = 0.1, test_frac: float = 0.
 
 
 def summary() -> list[dict[str, object]]:
-    """One row per bundled data set: name, unit, split sizes, number of classes, tokens / characters."""
+    """One row per bundled data set: name, unit, split sizes, number of classes, size (``None``: not applicable)."""
     names = load_names()
     rt = load_rt_polarity()
     m30k = {s: load_multi30k(s) for s in MULTI30K_FILES}
@@ -329,14 +329,14 @@ def summary() -> list[dict[str, object]]:
             "data set": "multi30k (de-en)",
             "unit": "sentence pair",
             **{s: len(v) for s, v in m30k.items()},
-            "classes": 0,
+            "classes": None,
             "size": f"{sum(len(en.split()) for en_de in m30k.values() for _, en in en_de):,} en words",
         },
         {
             "data set": "conll2000",
             "unit": "sentence",
             "train": len(conll["train"]),
-            "val": 0,
+            "val": None,
             "test": len(conll["test"]),
             "classes": len({pos for part in conll.values() for s in part for _, pos, _ in s}),
             "size": f"{sum(len(s) for part in conll.values() for s in part):,} tokens",
