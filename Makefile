@@ -12,6 +12,7 @@ KERNEL    := seq-models-nlp
 NB        ?=
 LAB_ARGS  ?=
 JOBS      ?= 2
+ROOT_ARGS := $(if $(filter 0,$(shell id -u)),--allow-root)  # Jupyter refuses root (containers) without it
 
 .DEFAULT_GOAL := help
 .PHONY: help venv lab test lint notebooks lock clean
@@ -30,7 +31,7 @@ $(STAMP): $(LOCK) pyproject.toml
 venv: $(STAMP)  ## create .venv and install everything (done by lab and test)
 
 lab: $(STAMP)  ## open JupyterLab on notebooks/ (remote machine: make lab LAB_ARGS=--no-browser)
-	$(BIN)/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(ROOT_ARGS) $(LAB_ARGS)
 
 test: $(STAMP)  ## lint, unit tests, and every notebook under nbval in the quick profile
 	$(BIN)/ruff check .
