@@ -266,7 +266,9 @@ def load_conll2000(split: str) -> list[list[tuple[str, str, str]]]:
     """CoNLL-2000 (WSJ): sentences as lists of ``(word, POS tag, chunk tag)``.
 
     ``split`` is ``"train"`` (sections 15–18, 8,936 sentences, 211,727 tokens) or ``"test"``
-    (section 20, 2,012 sentences, 47,377 tokens). POS tags are the Penn Treebank's.
+    (section 20, 2,012 sentences, 47,377 tokens). The POS tags use the Penn Treebank tag set but were
+    assigned by the Brill tagger, not taken from the treebank (see ``data/conll2000/README``); the
+    chunk tags come from the treebank.
     """
     _check_split(split, CONLL_SPLITS, "conll2000")
     sentences: list[list[tuple[str, str, str]]] = []

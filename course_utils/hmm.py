@@ -1,0 +1,493 @@
+"""Hidden Markov models (隐马尔可夫模型) with discrete observations, vectorised with NumPy.
+
+An HMM is the five-tuple ``(S, V, π, A, B)``: states ``S = {s_1..s_N}``, output alphabet
+``V = {v_1..v_M}``, initial probabilities ``π[i] = P(X_1 = s_i)``, the transition matrix (转移矩阵)
+``A[i, j] = P(X_{t+1} = s_j | X_t = s_i)`` and the emission matrix (发射概率矩阵)
+``B[j, k] = P(O_t = v_k | X_t = s_j)``. :class:`HMM` solves the three classic problems:
+
+* evaluation — :meth:`HMM.forward`, :meth:`HMM.backward`, :meth:`HMM.log_likelihood`;
+* decoding — :meth:`HMM.viterbi` (best state path), :meth:`HMM.posteriors` (per-step marginals);
+* learning — :meth:`HMM.baum_welch` (EM from observations only) and :meth:`HMM.fit_counts`
+  (supervised maximum likelihood from tagged sequences).
+
+All recursions run in log space (log-sum-exp), so sequences of any length are safe. The functions
+:func:`forward_log`, :func:`backward_log` and :func:`viterbi_log` take a matrix of per-step log
+emission scores ``[T, N]`` instead of symbol ids, for models whose emissions are not a fixed table
+(e.g. a tagger that scores unknown words by their suffix). Shapes: ``T`` time, ``N`` states,
+``M`` symbols.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Hashable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["HMM", "backward_log", "forward_log", "logsumexp", "viterbi_log"]
+
+Rng = np.random.Generator | int | None
+
+
+def logsumexp(x: np.ndarray, axis: int | None = None) -> np.ndarray:
+    """``log(sum(exp(x), axis))`` computed stably; an all ``-inf`` slice gives ``-inf`` (no warnings)."""
+    x = np.asarray(x, dtype=np.float64)
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    with np.errstate(divide="ignore"):
+        out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    return np.squeeze(out, axis=axis) if axis is not None else out.reshape(())
+
+
+def _log(p: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        return np.log(p)
+
+
+def _check_log_inputs(
+    log_pi: np.ndarray | None, log_A: np.ndarray, log_emit: np.ndarray, batch: bool
+) -> None:
+    ndims = (2, 3) if batch else (2,)
+    if log_emit.ndim not in ndims or log_emit.shape[-2] == 0:
+        want = "[T, N] or [S, T, N]" if batch else "[T, N]"
+        raise ValueError(f"log_emit must have shape {want} with T >= 1, got {log_emit.shape}.")
+    n = log_emit.shape[-1]
+    if log_A.shape != (n, n) or (log_pi is not None and log_pi.shape != (n,)):
+        pi_shape = None if log_pi is None else log_pi.shape
+        raise ValueError(
+            f"shapes do not match: log_emit {log_emit.shape} has N={n} states, "
+            f"but log_A is {log_A.shape} and log_pi is {pi_shape}."
+        )
+
+
+def forward_log(log_pi: np.ndarray, log_A: np.ndarray, log_emit: np.ndarray) -> np.ndarray:
+    """Forward algorithm (前向算法) in log space.
+
+    ``log_alpha[t, j] = log P(o_1..o_t, X_t = j)``:
+    ``log_alpha[0] = log_pi + log_emit[0]`` and
+    ``log_alpha[t, j] = logsumexp_i(log_alpha[t-1, i] + log_A[i, j]) + log_emit[t, j]``.
+    ``log_pi``: [N], ``log_A``: [N, N], ``log_emit``: [T, N] with ``log_emit[t, j] = log b_j(o_t)``,
+    or [S, T, N] for S sequences of the same length at once. Returns ``log_alpha``, shaped like ``log_emit``.
+    """
+    _check_log_inputs(log_pi, log_A, log_emit, batch=True)
+    log_alpha = np.empty(log_emit.shape, dtype=np.float64)
+    log_alpha[..., 0, :] = log_pi + log_emit[..., 0, :]
+    for t in range(1, log_emit.shape[-2]):
+        # [..., N, 1] + [N, N]: entry (i, j) = log alpha_{t-1}(i) + log a_ij; reduce over i
+        log_alpha[..., t, :] = (
+            logsumexp(log_alpha[..., t - 1, :, None] + log_A, axis=-2) + log_emit[..., t, :]
+        )
+    return log_alpha
+
+
+def backward_log(log_A: np.ndarray, log_emit: np.ndarray) -> np.ndarray:
+    """Backward algorithm (后向算法) in log space.
+
+    ``log_beta[t, i] = log P(o_{t+1}..o_T | X_t = i)``: ``log_beta[T-1] = 0`` and
+    ``log_beta[t, i] = logsumexp_j(log_A[i, j] + log_emit[t+1, j] + log_beta[t+1, j])``.
+    ``log_emit``: [T, N] or [S, T, N]. Returns ``log_beta``, shaped like ``log_emit``.
+    """
+    _check_log_inputs(None, log_A, log_emit, batch=True)
+    log_beta = np.zeros(log_emit.shape, dtype=np.float64)
+    for t in range(log_emit.shape[-2] - 2, -1, -1):
+        # [N, N] + [..., 1, N]: entry (i, j) = log a_ij + log b_j(o_{t+1}) + log beta_{t+1}(j); reduce over j
+        log_beta[..., t, :] = logsumexp(
+            log_A + (log_emit[..., t + 1, :] + log_beta[..., t + 1, :])[..., None, :], axis=-1
+        )
+    return log_beta
+
+
+def viterbi_log(log_pi: np.ndarray, log_A: np.ndarray, log_emit: np.ndarray) -> tuple[np.ndarray, float]:
+    """Viterbi algorithm (维特比算法): the most probable state path and its log probability.
+
+    ``delta[0] = log_pi + log_emit[0]``;
+    ``delta[t, j] = max_i(delta[t-1, i] + log_A[i, j]) + log_emit[t, j]`` with back-pointer
+    ``psi[t, j] = argmax_i(...)``; the path is read backwards from ``argmax_j delta[T-1, j]``.
+    Returns ``(path [T] of state ids, log P(path, observations))``; ties go to the lowest state id.
+    """
+    _check_log_inputs(log_pi, log_A, log_emit, batch=False)
+    T, N = log_emit.shape
+    delta = log_pi + log_emit[0]
+    psi = np.zeros((T, N), dtype=np.int64)
+    cols = np.arange(N)
+    for t in range(1, T):
+        scores = delta[:, None] + log_A  # scores[i, j]: come from i, go to j
+        psi[t] = np.argmax(scores, axis=0)
+        delta = scores[psi[t], cols] + log_emit[t]
+    path = np.empty(T, dtype=np.int64)
+    path[-1] = int(np.argmax(delta))
+    for t in range(T - 1, 0, -1):
+        path[t - 1] = psi[t, path[t]]
+    return path, float(delta[path[-1]])
+
+
+def _as_rng(rng: Rng) -> np.random.Generator:
+    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+
+class HMM:
+    """A discrete-output HMM ``(S, V, π, A, B)``.
+
+    ``pi``: [N] initial probabilities, ``A``: [N, N] transitions (row = from, column = to),
+    ``B``: [N, M] emissions (row = state, column = symbol). Every row must be non-negative and sum
+    to 1 (within ``atol``). ``states`` / ``symbols`` optionally name the N states and M symbols;
+    :meth:`encode` turns symbols into the integer ids all other methods take.
+    """
+
+    def __init__(
+        self,
+        pi: Any,
+        A: Any,
+        B: Any,
+        states: Sequence[Hashable] | None = None,
+        symbols: Sequence[Hashable] | None = None,
+        *,
+        atol: float = 1e-6,
+    ) -> None:
+        pi = self._as_float(pi, "pi", ndim=1)
+        A = self._as_float(A, "A", ndim=2)
+        B = self._as_float(B, "B", ndim=2)
+        n = pi.shape[0]
+        if n == 0:
+            raise ValueError("pi is empty; an HMM needs at least one state.")
+        if A.shape != (n, n):
+            raise ValueError(
+                f"A must have shape [N, N] = [{n}, {n}] to match pi ({n} states), got {A.shape}."
+            )
+        if B.shape[0] != n or B.shape[1] == 0:
+            raise ValueError(f"B must have shape [N, M] with N = {n} (from pi) and M >= 1, got {B.shape}.")
+        self._check_stochastic(pi[None, :], "pi", atol)
+        self._check_stochastic(A, "A", atol)
+        self._check_stochastic(B, "B", atol)
+        self.pi, self.A, self.B = pi, A, B
+        for arr in (self.pi, self.A, self.B):
+            arr.flags.writeable = False
+        self.log_pi, self.log_A, self.log_B = _log(pi), _log(A), _log(B)
+        self.states = self._names(states, n, "states")
+        self.symbols = self._names(symbols, B.shape[1], "symbols")
+        self._symbol_index = None if self.symbols is None else {s: k for k, s in enumerate(self.symbols)}
+
+    # ------------------------------------------------------------------ validation helpers
+    @staticmethod
+    def _as_float(x: Any, name: str, ndim: int) -> np.ndarray:
+        try:
+            arr = np.array(x, dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{name} must be an array of numbers: {err}") from err
+        if arr.ndim != ndim:
+            want = "[N]" if ndim == 1 else ("[N, N]" if name == "A" else "[N, M]")
+            raise ValueError(f"{name} must have shape {want}, got an array with shape {arr.shape}.")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} contains NaN or infinite values.")
+        if (arr < 0).any():
+            idx = tuple(int(i) for i in np.argwhere(arr < 0)[0])
+            raise ValueError(
+                f"{name} has a negative entry {arr[idx]:g} at index {idx}; probabilities are >= 0."
+            )
+        return arr
+
+    @staticmethod
+    def _check_stochastic(m: np.ndarray, name: str, atol: float) -> None:
+        sums = m.sum(axis=1)
+        bad = np.flatnonzero(np.abs(sums - 1.0) > atol)
+        if bad.size:
+            r = int(bad[0])
+            where = name if name == "pi" else f"row {r} of {name}"
+            fix = f"{name} / {name}.sum()" if name == "pi" else f"{name} / {name}.sum(axis=1, keepdims=True)"
+            raise ValueError(
+                f"{where} sums to {sums[r]:.6g}, not 1 ({bad.size} row(s) off); "
+                f"probabilities must be normalised, e.g. {fix}."
+            )
+
+    @staticmethod
+    def _names(names: Sequence[Hashable] | None, n: int, what: str) -> list[Hashable] | None:
+        if names is None:
+            return None
+        names = list(names)
+        if len(names) != n:
+            raise ValueError(f"got {len(names)} {what} names for {n} {what}; give exactly one name each.")
+        if len(set(names)) != n:
+            dup = next(s for s, c in Counter(names).items() if c > 1)
+            raise ValueError(f"{what} names must be unique; {dup!r} occurs more than once.")
+        return names
+
+    def _check_obs(self, obs: Any) -> np.ndarray:
+        arr = np.asarray(obs)
+        if arr.ndim != 1 or arr.shape[0] == 0:
+            raise ValueError(
+                f"obs must be a non-empty 1-D sequence of symbol ids [T], got shape {arr.shape}."
+            )
+        if not np.issubdtype(arr.dtype, np.integer):
+            hint = " (use hmm.encode(...) to turn symbols into ids)" if self.symbols is not None else ""
+            raise TypeError(f"obs must contain integer symbol ids, got dtype {arr.dtype}{hint}.")
+        bad = np.flatnonzero((arr < 0) | (arr >= self.n_symbols))
+        if bad.size:
+            t = int(bad[0])
+            raise ValueError(
+                f"observation {int(arr[t])} at position {t} is out of range: this HMM has "
+                f"{self.n_symbols} symbols, ids 0..{self.n_symbols - 1}."
+            )
+        return arr.astype(np.int64, copy=False)
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def n_states(self) -> int:
+        """N, the number of hidden states."""
+        return self.A.shape[0]
+
+    @property
+    def n_symbols(self) -> int:
+        """M, the size of the output alphabet."""
+        return self.B.shape[1]
+
+    def __repr__(self) -> str:
+        return f"HMM(n_states={self.n_states}, n_symbols={self.n_symbols})"
+
+    def encode(self, symbols: Iterable[Hashable], unk: Hashable | None = None) -> np.ndarray:
+        """Map symbol names to ids [T]; a symbol outside the alphabet maps to ``unk`` if given, else raises."""
+        if self._symbol_index is None:
+            raise ValueError("this HMM has no symbol names; create it with symbols=[...] to use encode().")
+        index = self._symbol_index
+        if unk is not None and unk not in index:
+            raise KeyError(f"unk={unk!r} is not one of this HMM's symbols.")
+        ids = []
+        for s in symbols:
+            k = index.get(s)
+            if k is None:
+                if unk is None:
+                    raise KeyError(
+                        f"symbol {s!r} is not in this HMM's alphabet of {self.n_symbols} symbols; "
+                        "map unseen symbols to one that is (e.g. encode(..., unk='<unk>'))."
+                    )
+                k = index[unk]
+            ids.append(k)
+        return np.asarray(ids, dtype=np.int64)
+
+    def sample(self, T: int, rng: Rng = None) -> tuple[np.ndarray, np.ndarray]:
+        """Generate ``(states [T], observations [T])``: ``X_1 ~ π``, ``O_t ~ B[X_t]``, ``X_{t+1} ~ A[X_t]``.
+
+        ``rng`` is a ``numpy.random.Generator`` or a seed.
+        """
+        if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < 1:
+            raise ValueError(f"T must be a positive int (the sequence length), got {T!r}.")
+        u = _as_rng(rng).random((T, 2))  # two uniform numbers per step: one for X_t, one for O_t
+        # inverse-CDF sampling: the first index whose cumulative probability exceeds u
+        cum_pi, cum_A, cum_B = np.cumsum(self.pi), np.cumsum(self.A, axis=1), np.cumsum(self.B, axis=1)
+        states = np.empty(T, dtype=np.int64)
+        obs = np.empty(T, dtype=np.int64)
+        state = min(int(np.searchsorted(cum_pi, u[0, 0], side="right")), self.n_states - 1)
+        for t in range(T):
+            if t > 0:
+                state = min(int(np.searchsorted(cum_A[state], u[t, 0], side="right")), self.n_states - 1)
+            states[t] = state
+            obs[t] = min(int(np.searchsorted(cum_B[state], u[t, 1], side="right")), self.n_symbols - 1)
+        return states, obs
+
+    def log_emissions(self, obs: Any) -> np.ndarray:
+        """``log B[:, o_t]`` for every step: [T, N]."""
+        return self.log_B[:, self._check_obs(obs)].T
+
+    # ------------------------------------------------------------------ problem 1: evaluation
+    def forward(self, obs: Any) -> np.ndarray:
+        """Log forward variables ``log_alpha`` [T, N] (see :func:`forward_log`)."""
+        return forward_log(self.log_pi, self.log_A, self.log_emissions(obs))
+
+    def backward(self, obs: Any) -> np.ndarray:
+        """Log backward variables ``log_beta`` [T, N] (see :func:`backward_log`)."""
+        return backward_log(self.log_A, self.log_emissions(obs))
+
+    def log_likelihood(self, obs: Any) -> float:
+        """``log P(obs | model)`` = logsumexp of the last forward row (``-inf`` if impossible)."""
+        return float(logsumexp(self.forward(obs)[-1]))
+
+    # ------------------------------------------------------------------ problem 2: decoding
+    def viterbi(self, obs: Any) -> tuple[np.ndarray, float]:
+        """Most probable state path [T] and its joint log probability ``log P(path, obs)``."""
+        return viterbi_log(self.log_pi, self.log_A, self.log_emissions(obs))
+
+    def posteriors(self, obs: Any) -> np.ndarray:
+        """``gamma[t, i] = P(X_t = i | obs)`` [T, N] from forward-backward; each row sums to 1."""
+        log_emit = self.log_emissions(obs)
+        log_alpha = forward_log(self.log_pi, self.log_A, log_emit)
+        log_beta = backward_log(self.log_A, log_emit)
+        ll = logsumexp(log_alpha[-1])
+        if not np.isfinite(ll):
+            raise ValueError(
+                "this observation sequence has probability 0 under the model; no posteriors exist."
+            )
+        return np.exp(log_alpha + log_beta - ll)
+
+    # ------------------------------------------------------------------ problem 3: learning
+    @classmethod
+    def random(
+        cls,
+        n_states: int,
+        n_symbols: int,
+        seed: int | None = 0,
+        states: Sequence[Hashable] | None = None,
+        symbols: Sequence[Hashable] | None = None,
+    ) -> HMM:
+        """A random starting point for :meth:`baum_welch`: every row drawn from a flat Dirichlet(1)."""
+        if n_states < 1 or n_symbols < 1:
+            raise ValueError(f"need n_states >= 1 and n_symbols >= 1, got {n_states} and {n_symbols}.")
+        rng = np.random.default_rng(seed)
+        pi = rng.dirichlet(np.ones(n_states))
+        A = rng.dirichlet(np.ones(n_states), size=n_states)
+        B = rng.dirichlet(np.ones(n_symbols), size=n_states)
+        return cls(pi, A, B, states=states, symbols=symbols)
+
+    def _expected_counts(
+        self, sequences: list[np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """E-step: expected initial, transition and emission counts, and the total log-likelihood.
+
+        Sequences of the same length are processed together, as one [S, T] batch.
+        """
+        N, M = self.n_states, self.n_symbols
+        pi_c, A_c, B_c = np.zeros(N), np.zeros((N, N)), np.zeros((M, N))
+        total = 0.0
+        by_length: dict[int, list[np.ndarray]] = {}
+        for obs in sequences:
+            by_length.setdefault(obs.shape[0], []).append(obs)
+        for group in by_length.values():
+            obs = np.stack(group)  # [S, T]
+            log_emit = self.log_B.T[obs]  # [S, T, N]
+            log_alpha = forward_log(self.log_pi, self.log_A, log_emit)
+            log_beta = backward_log(self.log_A, log_emit)
+            ll = logsumexp(log_alpha[:, -1], axis=-1)  # [S]
+            if not np.all(np.isfinite(ll)):
+                raise ValueError(
+                    "a training sequence has probability 0 under the current model; EM cannot continue."
+                )
+            total += float(ll.sum())
+            gamma = np.exp(log_alpha + log_beta - ll[:, None, None])  # [S, T, N]
+            pi_c += gamma[:, 0].sum(axis=0)
+            np.add.at(B_c, obs.ravel(), gamma.reshape(-1, N))
+            if obs.shape[1] > 1:
+                # xi_t(i, j) = alpha_t(i) a_ij b_j(o_{t+1}) beta_{t+1}(j) / P(O), summed over sequences and t;
+                # each factor is rescaled by its own maximum (c, d) so that nothing over- or underflows
+                left = log_alpha[:, :-1]  # [S, T-1, N]
+                right = log_emit[:, 1:] + log_beta[:, 1:]  # [S, T-1, N]
+                c, d = left.max(axis=-1, keepdims=True), right.max(axis=-1, keepdims=True)
+                w = np.exp(c + d - ll[:, None, None])[..., 0]  # [S, T-1]
+                A_c += self.A * np.einsum(
+                    "st,sti,stj->ij", w, np.exp(left - c), np.exp(right - d), optimize=True
+                )
+        return pi_c, A_c, B_c.T, total
+
+    def baum_welch(
+        self,
+        sequences: Iterable[Any],
+        n_iter: int = 100,
+        tol: float = 1e-6,
+        update: Iterable[str] = ("pi", "A", "B"),
+        progress: bool = False,
+    ) -> tuple[HMM, list[float]]:
+        """Baum-Welch (EM) re-estimation from observation sequences only, starting from this model.
+
+        Each iteration computes expected counts with forward-backward (E-step) and renormalises them
+        (M-step): ``π ← E[#start in i]``, ``A[i] ← E[#i→j] / E[#from i]``, ``B[j] ← E[#j emits k] / E[#in j]``.
+        ``update`` chooses which of ``"pi"``, ``"A"``, ``"B"`` are re-estimated (the others stay fixed).
+        Stops after ``n_iter`` updates or when the log-likelihood gains less than ``tol``.
+        Returns ``(new_model, history)`` where ``history[k]`` is the total log-likelihood after ``k``
+        updates (``history[0]``: this model); EM guarantees it never decreases.
+        """
+        seqs = []
+        for i, s in enumerate(sequences):
+            if np.ndim(s) != 1:
+                raise ValueError(
+                    f"sequences[{i}] is not a 1-D sequence of symbol ids (ndim={np.ndim(s)}); "
+                    "pass a list of sequences, e.g. [obs] for a single one."
+                )
+            seqs.append(self._check_obs(s))
+        if not seqs:
+            raise ValueError("sequences is empty; Baum-Welch needs at least one observation sequence.")
+        update = set(update)
+        if not update <= {"pi", "A", "B"}:
+            raise ValueError(f"update may only contain 'pi', 'A', 'B', got {sorted(update)}.")
+        if n_iter < 0:
+            raise ValueError(f"n_iter must be >= 0, got {n_iter}.")
+
+        def normalise(counts: np.ndarray, old: np.ndarray) -> np.ndarray:
+            totals = counts.sum(axis=-1, keepdims=True)
+            # a row that received no expected counts keeps its old values
+            return np.where(totals > 0, counts / np.where(totals > 0, totals, 1.0), old)
+
+        model, history = self, []
+        steps = range(n_iter)
+        if progress:
+            from tqdm.auto import tqdm
+
+            steps = tqdm(steps, desc="Baum-Welch", leave=False, mininterval=0.5)
+        for _ in steps:
+            pi_c, A_c, B_c, ll = model._expected_counts(seqs)
+            if history and ll - history[-1] < tol:
+                history.append(ll)
+                return model, history
+            history.append(ll)
+            model = HMM(
+                normalise(pi_c, model.pi) if "pi" in update else model.pi,
+                normalise(A_c, model.A) if "A" in update else model.A,
+                normalise(B_c, model.B) if "B" in update else model.B,
+                states=self.states,
+                symbols=self.symbols,
+            )
+        history.append(sum(model.log_likelihood(s) for s in seqs))
+        return model, history
+
+    @classmethod
+    def fit_counts(
+        cls,
+        tagged_sentences: Iterable[Sequence[Sequence[Hashable]]],
+        states: Sequence[Hashable] | None = None,
+        symbols: Sequence[Hashable] | None = None,
+        transition_smoothing: float = 0.0,
+        emission_smoothing: float = 0.0,
+    ) -> HMM:
+        """Supervised maximum-likelihood estimate from sequences of ``(symbol, state)`` pairs.
+
+        ``π[i] = (c(start in i) + k_t) / (#sequences + N k_t)``,
+        ``A[i, j] = (c(i → j) + k_t) / (c(i → ·) + N k_t)``,
+        ``B[j, v] = (c(j emits v) + k_e) / (c(j) + M k_e)`` — add-k (Lidstone) smoothing with
+        ``k_t = transition_smoothing`` and ``k_e = emission_smoothing`` (0 = plain counts).
+        Items may carry extra fields (e.g. CoNLL's ``(word, POS, chunk)``); only the first two are used.
+        ``states`` / ``symbols`` fix the label sets (default: sorted labels seen in the data).
+        A row with no counts and no smoothing (e.g. a state never followed by another) becomes uniform.
+        """
+        if transition_smoothing < 0 or emission_smoothing < 0:
+            raise ValueError("smoothing constants must be >= 0.")
+        data = [[(item[0], item[1]) for item in sent] for sent in tagged_sentences]
+        data = [s for s in data if s]
+        if not data:
+            raise ValueError("tagged_sentences is empty; fit_counts needs at least one non-empty sequence.")
+        if states is None:
+            states = sorted({t for s in data for _, t in s})
+        if symbols is None:
+            symbols = sorted({w for s in data for w, _ in s})
+        si = {t: i for i, t in enumerate(states)}
+        vi = {w: i for i, w in enumerate(symbols)}
+        N, M = len(si), len(vi)
+        pi_c, A_c, B_c = np.zeros(N), np.zeros((N, N)), np.zeros((N, M))
+        for sent in data:
+            try:
+                tags = [si[t] for _, t in sent]
+                words = [vi[w] for w, _ in sent]
+            except KeyError as err:
+                raise ValueError(f"label {err.args[0]!r} is not in the given states/symbols.") from err
+            pi_c[tags[0]] += 1
+            np.add.at(A_c, (tags[:-1], tags[1:]), 1)
+            np.add.at(B_c, (tags, words), 1)
+
+        def normalise(counts: np.ndarray, k: float) -> np.ndarray:
+            counts = counts + k
+            totals = counts.sum(axis=-1, keepdims=True)
+            return np.where(totals > 0, counts / np.where(totals > 0, totals, 1.0), 1.0 / counts.shape[-1])
+
+        return cls(
+            normalise(pi_c, transition_smoothing),
+            normalise(A_c, transition_smoothing),
+            normalise(B_c, emission_smoothing),
+            states=states,
+            symbols=symbols,
+        )

@@ -1,0 +1,332 @@
+"""Tests for course_utils.hmm: brute force on tiny models, hmmlearn as the peer library, bad inputs."""
+
+import itertools
+import warnings
+
+import numpy as np
+import pytest
+
+from course_utils.hmm import HMM, backward_log, forward_log, logsumexp, viterbi_log
+
+
+def hmmlearn_hmm():
+    """hmmlearn's hmm module (a test dependency); only the comparisons with it are skipped without it."""
+    return pytest.importorskip("hmmlearn.hmm")
+
+
+def brute_force(model: HMM, obs: np.ndarray) -> dict[tuple[int, ...], float]:
+    """P(path, obs) for every state path, by enumerating all N^T of them."""
+    out = {}
+    for path in itertools.product(range(model.n_states), repeat=len(obs)):
+        p = model.pi[path[0]] * model.B[path[0], obs[0]]
+        for t in range(1, len(obs)):
+            p *= model.A[path[t - 1], path[t]] * model.B[path[t], obs[t]]
+        out[path] = p
+    return out
+
+
+def tiny_cases():
+    """(model, obs) pairs: random models with 2-3 states, 2-4 symbols, sequences of length 1-5."""
+    cases = []
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        n, m = 2 + seed % 2, 2 + seed % 3
+        model = HMM.random(n, m, seed=seed)
+        for T in (1, 2, 5):
+            cases.append((model, rng.integers(0, m, size=T)))
+    return cases
+
+
+CASES = tiny_cases()
+
+
+@pytest.fixture
+def weather() -> HMM:
+    # the lecture's example: hidden weather, observed clouds
+    return HMM(
+        pi=[0.6, 0.4],
+        A=[[0.7, 0.3], [0.4, 0.6]],
+        B=[[0.6, 0.3, 0.1], [0.1, 0.4, 0.5]],
+        states=["sunny", "rainy"],
+        symbols=["clear", "cloudy", "overcast"],
+    )
+
+
+def to_hmmlearn(model: HMM):
+    ref = hmmlearn_hmm().CategoricalHMM(
+        n_components=model.n_states, n_features=model.n_symbols, init_params=""
+    )
+    ref.startprob_, ref.transmat_, ref.emissionprob_ = model.pi.copy(), model.A.copy(), model.B.copy()
+    return ref
+
+
+# ---------------------------------------------------------------- problem 1: evaluation
+
+
+@pytest.mark.parametrize("model,obs", CASES)
+def test_forward_equals_sum_over_all_paths(model, obs):
+    expected = np.log(sum(brute_force(model, obs).values()))
+    assert model.log_likelihood(obs) == pytest.approx(expected, rel=1e-10)
+    # every forward entry, too: alpha[t, j] = sum over paths of the prefix ending in j
+    alpha = np.exp(model.forward(obs))
+    prefix = brute_force(model, obs[:-1]) if len(obs) > 1 else None
+    if prefix is not None:
+        for j in range(model.n_states):
+            want = sum(p * model.A[path[-1], j] for path, p in prefix.items()) * model.B[j, obs[-1]]
+            assert alpha[-1, j] == pytest.approx(want, rel=1e-10)
+
+
+@pytest.mark.parametrize("model,obs", CASES)
+def test_backward_agrees_with_forward(model, obs):
+    log_alpha, log_beta = model.forward(obs), model.backward(obs)
+    ll = model.log_likelihood(obs)
+    # sum_i alpha_t(i) beta_t(i) = P(obs) at every t
+    np.testing.assert_allclose(logsumexp(log_alpha + log_beta, axis=1), ll, rtol=1e-10)
+    start = logsumexp(model.log_pi + model.log_B[:, obs[0]] + log_beta[0])
+    assert start == pytest.approx(ll, rel=1e-10)
+
+
+def test_long_sequence_does_not_underflow(weather):
+    _, obs = weather.sample(5000, rng=0)
+    naive = weather.pi * weather.B[:, obs[0]]
+    for o in obs[1:]:
+        naive = (naive @ weather.A) * weather.B[:, o]
+    assert naive.sum() == 0.0  # the probability-space version underflows ...
+    ll = weather.log_likelihood(obs)
+    assert np.isfinite(ll) and -6000 < ll < -4000  # ... the log-space one does not
+
+
+def test_logsumexp():
+    x = np.array([[0.0, np.log(3.0)], [-np.inf, -np.inf], [1000.0, 1000.0]])
+    np.testing.assert_allclose(logsumexp(x, axis=1), [np.log(4.0), -np.inf, 1000.0 + np.log(2.0)])
+    assert float(logsumexp(np.array([-1.0, -2.0]))) == pytest.approx(np.log(np.exp(-1) + np.exp(-2)))
+
+
+# ---------------------------------------------------------------- problem 2: decoding
+
+
+@pytest.mark.parametrize("model,obs", CASES)
+def test_viterbi_equals_brute_force_argmax(model, obs):
+    joint = brute_force(model, obs)
+    best = max(joint, key=joint.get)
+    path, logp = model.viterbi(obs)
+    assert tuple(path) == best
+    assert logp == pytest.approx(np.log(joint[best]), rel=1e-10)
+
+
+@pytest.mark.parametrize("model,obs", CASES)
+def test_posteriors_sum_to_one_and_match_brute_force(model, obs):
+    gamma = model.posteriors(obs)
+    np.testing.assert_allclose(gamma.sum(axis=1), 1.0, rtol=1e-12)
+    joint = brute_force(model, obs)
+    total = sum(joint.values())
+    for t in range(len(obs)):
+        for i in range(model.n_states):
+            want = sum(p for path, p in joint.items() if path[t] == i) / total
+            assert gamma[t, i] == pytest.approx(want, abs=1e-12)
+
+
+def test_weather_viterbi_path(weather):
+    obs = weather.encode(["clear", "cloudy", "overcast", "overcast", "clear"])
+    path, logp = weather.viterbi(obs)
+    assert [weather.states[i] for i in path] == ["sunny", "rainy", "rainy", "rainy", "sunny"]
+    # by hand: π(s) b_s(clear) · a_sr b_r(cloudy) · a_rr b_r(overcast) · a_rr b_r(overcast) · a_rs b_s(clear)
+    assert np.exp(logp) == pytest.approx(0.6 * 0.6 * 0.3 * 0.4 * 0.6 * 0.5 * 0.6 * 0.5 * 0.4 * 0.6)
+
+
+def test_functions_on_log_emission_matrices(weather):
+    obs = np.array([0, 2, 1])
+    log_emit = weather.log_B[:, obs].T
+    np.testing.assert_allclose(forward_log(weather.log_pi, weather.log_A, log_emit), weather.forward(obs))
+    np.testing.assert_allclose(backward_log(weather.log_A, log_emit), weather.backward(obs))
+    path, _ = viterbi_log(weather.log_pi, weather.log_A, log_emit)
+    np.testing.assert_array_equal(path, weather.viterbi(obs)[0])
+    with pytest.raises(ValueError, match="shapes do not match"):
+        forward_log(weather.log_pi, weather.log_A, np.zeros((3, 5)))
+    with pytest.raises(ValueError, match=r"log_emit must have shape \[T, N\]"):
+        viterbi_log(weather.log_pi, weather.log_A, np.zeros((2, 3, 2)))
+
+
+def test_batched_forward_backward_equal_one_at_a_time(weather):
+    obs = np.array([weather.sample(6, rng=s)[1] for s in range(4)])  # [S, T]
+    log_emit = weather.log_B.T[obs]  # [S, T, N]
+    batch_alpha = forward_log(weather.log_pi, weather.log_A, log_emit)
+    batch_beta = backward_log(weather.log_A, log_emit)
+    for s in range(4):
+        np.testing.assert_allclose(batch_alpha[s], weather.forward(obs[s]))
+        np.testing.assert_allclose(batch_beta[s], weather.backward(obs[s]))
+
+
+# ---------------------------------------------------------------- peer library: hmmlearn
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_agrees_with_hmmlearn(seed):
+    model = HMM.random(4, 6, seed=seed)
+    ref = to_hmmlearn(model)
+    rng = np.random.default_rng(100 + seed)
+    for T in (1, 7, 60):
+        obs = rng.integers(0, 6, size=T)
+        X = obs[:, None]
+        assert model.log_likelihood(obs) == pytest.approx(ref.score(X), rel=1e-9)
+        ref_logp, ref_path = ref.decode(X, algorithm="viterbi")
+        path, logp = model.viterbi(obs)
+        np.testing.assert_array_equal(path, ref_path)
+        assert logp == pytest.approx(ref_logp, rel=1e-9)
+        np.testing.assert_allclose(model.posteriors(obs), ref.predict_proba(X), atol=1e-9)
+
+
+def test_baum_welch_matches_hmmlearn_updates():
+    start = HMM.random(3, 4, seed=7)
+    rng = np.random.default_rng(0)
+    seqs = [rng.integers(0, 4, size=T) for T in (12, 30, 7)]
+    ours, history = start.baum_welch(seqs, n_iter=5, tol=-np.inf)
+    ref = hmmlearn_hmm().CategoricalHMM(
+        3, n_features=4, n_iter=5, tol=-np.inf, init_params="", random_state=0
+    )
+    ref.startprob_, ref.transmat_, ref.emissionprob_ = start.pi.copy(), start.A.copy(), start.B.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref.fit(np.concatenate(seqs)[:, None], lengths=[len(s) for s in seqs])
+    np.testing.assert_allclose(ours.pi, ref.startprob_, atol=1e-8)
+    np.testing.assert_allclose(ours.A, ref.transmat_, atol=1e-8)
+    np.testing.assert_allclose(ours.B, ref.emissionprob_, atol=1e-8)
+    # hmmlearn records the log-likelihood before each of its 5 updates
+    np.testing.assert_allclose(history[:5], ref.monitor_.history, rtol=1e-9)
+
+
+# ---------------------------------------------------------------- problem 3: learning
+
+
+def test_baum_welch_log_likelihood_never_decreases(weather):
+    seqs = [weather.sample(40, rng=s)[1] for s in range(4)]
+    for seed in range(3):
+        model, history = HMM.random(2, 3, seed=seed).baum_welch(seqs, n_iter=25, tol=-np.inf)
+        assert len(history) == 26
+        diffs = np.diff(history)
+        assert (diffs >= -1e-9 * abs(history[0])).all()
+        assert history[-1] > history[0] + 1.0  # and it learns something
+        assert history[-1] == pytest.approx(sum(model.log_likelihood(s) for s in seqs))
+
+
+def test_baum_welch_update_subset_keeps_the_rest(weather):
+    seqs = [weather.sample(30, rng=s)[1] for s in range(3)]
+    start = HMM(weather.pi, [[0.5, 0.5], [0.5, 0.5]], weather.B)
+    model, history = start.baum_welch(seqs, n_iter=10, update=("A",))
+    np.testing.assert_array_equal(model.B, weather.B)
+    np.testing.assert_array_equal(model.pi, weather.pi)
+    assert not np.allclose(model.A, start.A)
+    assert history[-1] >= history[0]
+
+
+def test_baum_welch_stops_at_tolerance(weather):
+    seqs = [weather.sample(30, rng=1)[1]]
+    _, history = HMM.random(2, 3, seed=0).baum_welch(seqs, n_iter=500, tol=1e-3)
+    assert len(history) < 501
+    assert history[-1] - history[-2] < 1e-3
+
+
+def test_fit_counts_hand_computed():
+    corpus = [
+        [("the", "D"), ("dog", "N"), ("runs", "V")],
+        [("the", "D"), ("dogs", "N"), ("run", "V")],
+        [("dogs", "N"), ("run", "V")],
+    ]
+    m = HMM.fit_counts(corpus)
+    assert m.states == ["D", "N", "V"]
+    assert m.symbols == ["dog", "dogs", "run", "runs", "the"]
+    np.testing.assert_allclose(m.pi, [2 / 3, 1 / 3, 0])
+    # D->N twice; N->V three times; V is never followed by anything -> uniform row
+    np.testing.assert_allclose(m.A, [[0, 1, 0], [0, 0, 1], [1 / 3, 1 / 3, 1 / 3]])
+    np.testing.assert_allclose(m.B[1], [1 / 3, 2 / 3, 0, 0, 0])  # N emits dog once, dogs twice
+    np.testing.assert_allclose(m.B[2], [0, 0, 2 / 3, 1 / 3, 0])
+    # add-k: A[N] = (0+1, 0+1, 3+1) / (3 + 3), B[D] = (0,0,0,0,2 + .5) / (2 + 5*.5)
+    s = HMM.fit_counts(corpus, transition_smoothing=1.0, emission_smoothing=0.5)
+    np.testing.assert_allclose(s.A[1], [1 / 6, 1 / 6, 4 / 6])
+    np.testing.assert_allclose(s.B[0], [0.5 / 4.5] * 4 + [2.5 / 4.5])
+    np.testing.assert_allclose(s.pi, [3 / 6, 2 / 6, 1 / 6])
+    # CoNLL-style (word, POS, chunk) items: the extra field is ignored
+    m3 = HMM.fit_counts([[(w, t, "O") for w, t in s] for s in corpus])
+    np.testing.assert_array_equal(m3.B, m.B)
+
+
+def test_sample_follows_the_parameters(weather):
+    states, obs = weather.sample(20000, rng=np.random.default_rng(3))
+    a01 = np.mean(states[1:][states[:-1] == 0] == 1)
+    assert a01 == pytest.approx(weather.A[0, 1], abs=0.02)
+    emitted = np.bincount(obs[states == 1], minlength=3) / np.sum(states == 1)
+    np.testing.assert_allclose(emitted, weather.B[1], atol=0.02)
+    s1, o1 = weather.sample(10, rng=5)
+    s2, o2 = weather.sample(10, rng=5)
+    np.testing.assert_array_equal(o1, o2)
+    np.testing.assert_array_equal(s1, s2)
+
+
+def test_repr_and_encode(weather):
+    assert repr(weather) == "HMM(n_states=2, n_symbols=3)"
+    np.testing.assert_array_equal(weather.encode(["overcast", "clear"]), [2, 0])
+    np.testing.assert_array_equal(weather.encode(["fog", "clear"], unk="cloudy"), [1, 0])
+
+
+# ---------------------------------------------------------------- bad inputs
+
+
+@pytest.mark.parametrize(
+    "pi,A,B,match",
+    [
+        ([0.5, 0.5], [[0.7, 0.3], [0.4, 0.5]], [[1.0], [1.0]], r"row 1 of A sums to 0\.9.*normalised"),
+        ([0.5, 0.6], [[1, 0], [0, 1]], [[1.0], [1.0]], r"pi sums to 1\.1"),
+        ([0.5, 0.5], [[1, 0], [0, 1]], [[0.5, 0.4], [1.0, 0.0]], r"row 0 of B sums to 0\.9"),
+        ([0.5, 0.5], [[1, 0, 0], [0, 1, 0]], [[1.0], [1.0]], r"A must have shape \[N, N\]"),
+        ([0.5, 0.5], [[1, 0], [0, 1]], [[1.0], [1.0], [1.0]], r"B must have shape \[N, M\]"),
+        ([[0.5, 0.5]], [[1, 0], [0, 1]], [[1.0], [1.0]], r"pi must have shape \[N\]"),
+        ([1.5, -0.5], [[1, 0], [0, 1]], [[1.0], [1.0]], r"negative entry"),
+        ([np.nan, 1.0], [[1, 0], [0, 1]], [[1.0], [1.0]], r"NaN"),
+    ],
+)
+def test_bad_parameters_are_rejected(pi, A, B, match):
+    with pytest.raises(ValueError, match=match):
+        HMM(pi, A, B)
+
+
+def test_bad_observations_are_rejected(weather):
+    with pytest.raises(ValueError, match=r"observation 3 at position 1 is out of range.*3 symbols"):
+        weather.forward([0, 3, 1])
+    with pytest.raises(ValueError, match="out of range"):
+        weather.viterbi([-1])
+    with pytest.raises(ValueError, match="non-empty 1-D"):
+        weather.log_likelihood([])
+    with pytest.raises(TypeError, match="encode"):
+        weather.posteriors(["clear", "cloudy"])
+    with pytest.raises(KeyError, match="'fog' is not in this HMM's alphabet"):
+        weather.encode(["clear", "fog"])
+    with pytest.raises(ValueError, match="1-D sequence of symbol ids"):
+        weather.baum_welch([[[0, 1]]])
+    with pytest.raises(ValueError, match="wrap|pass a list of sequences"):
+        weather.baum_welch(np.array([0, 1, 2]))
+    with pytest.raises(ValueError, match="update may only contain"):
+        weather.baum_welch([[0, 1]], update=("C",))
+    with pytest.raises(ValueError, match="T must be a positive int"):
+        weather.sample(0)
+
+
+def test_impossible_sequence_is_reported():
+    m = HMM([1.0, 0.0], [[1.0, 0.0], [0.0, 1.0]], [[1.0, 0.0], [0.0, 1.0]])
+    assert m.log_likelihood([0, 1]) == -np.inf
+    with pytest.raises(ValueError, match="probability 0"):
+        m.posteriors([0, 1])
+    with pytest.raises(ValueError, match="probability 0"):
+        m.baum_welch([[0, 1]])
+
+
+def test_bad_names_and_corpora():
+    with pytest.raises(ValueError, match="got 3 states names for 2 states"):
+        HMM([0.5, 0.5], [[1, 0], [0, 1]], [[1.0], [1.0]], states=["a", "b", "c"])
+    with pytest.raises(ValueError, match="unique"):
+        HMM([0.5, 0.5], [[1, 0], [0, 1]], [[0.5, 0.5], [0.5, 0.5]], symbols=["x", "x"])
+    with pytest.raises(ValueError, match="empty"):
+        HMM.fit_counts([])
+    with pytest.raises(ValueError, match="'Z' is not in the given states"):
+        HMM.fit_counts([[("a", "Z")]], states=["X"])
+    with pytest.raises(ValueError, match="no symbol names"):
+        HMM.random(2, 2).encode(["a"])
