@@ -33,9 +33,9 @@ venv: $(STAMP)  ## create .venv and install everything (done by lab and test)
 lab: $(STAMP)  ## open JupyterLab on notebooks/ (remote machine: make lab LAB_ARGS=--no-browser)
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(ROOT_ARGS) $(LAB_ARGS)
 
-test: $(STAMP)  ## lint, unit tests, and every notebook under nbval in the quick profile
+test: $(STAMP)  ## lint, unit tests, and every notebook under nbval in the quick profile (JOBS workers, 1 thread each)
 	$(BIN)/ruff check .
-	COURSE_PROFILE=quick $(BIN)/pytest -n $(JOBS) --dist loadfile tests notebooks \
+	COURSE_PROFILE=quick OMP_NUM_THREADS=1 $(BIN)/pytest -n $(JOBS) --dist loadfile tests notebooks \
 		--nbval-lax --nbval-kernel-name python3 --nbval-sanitize-with .ci/nbval_sanitize.cfg --nbval-cell-timeout 600
 
 lint:  $(STAMP)  ## ruff over .py and .ipynb files

@@ -1,11 +1,14 @@
 """Re-execute notebooks and save their outputs in place: `make notebooks [NB=04]`.
 
 Runs in the profile given by $COURSE_PROFILE (the Makefile sets `full`), one notebook at a time,
-and prints how long each took.
+and prints how long each took. tqdm's notebook bars are widgets whose plain-text fallback is
+their *first* state ("0%"); after the run we write each bar's final state into that fallback, so
+the committed notebook reads right on GitHub or in a terminal too.
 """
 
 from __future__ import annotations
 
+import html
 import sys
 import time
 from pathlib import Path
@@ -14,6 +17,32 @@ import nbformat
 from nbclient import NotebookClient
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
+def _final_bar_text(model_id: str, state: dict) -> str | None:
+    """The final text of a tqdm bar (an HBox of HTML, FloatProgress, HTML), or None."""
+    box = state.get(model_id, {})
+    if box.get("model_name") != "HBoxModel":
+        return None
+    parts = [state.get(child.removeprefix("IPY_MODEL_"), {}) for child in box["state"].get("children", [])]
+    if [p.get("model_name") for p in parts] != ["HTMLModel", "FloatProgressModel", "HTMLModel"]:
+        return None
+    left, progress, right = (p["state"] for p in parts)
+    filled = int(10 * progress.get("value", 0) / progress["max"]) if progress.get("max") else 0
+    text = f"{html.unescape(left.get('value', ''))}|{'█' * filled:<10}|{html.unescape(right.get('value', ''))}"
+    return text.replace("\u2007", " ")
+
+
+def freeze_progress_bars(nb: nbformat.NotebookNode) -> None:
+    state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            view = out.get("data", {}).get(WIDGET_VIEW)
+            text = view and _final_bar_text(view["model_id"], state)
+            if text:
+                out["data"]["text/plain"] = text
 
 
 def main(prefix: str = "") -> None:
@@ -24,6 +53,7 @@ def main(prefix: str = "") -> None:
         start = time.perf_counter()
         nb = nbformat.read(path, as_version=4)
         NotebookClient(nb, timeout=1800, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+        freeze_progress_bars(nb)
         nbformat.write(nb, path)
         print(f"{path.name}: {time.perf_counter() - start:.0f} s", flush=True)
 
