@@ -35,14 +35,27 @@ def _final_bar_text(model_id: str, state: dict) -> str | None:
     return text.replace("\u2007", " ")
 
 
+def _hidden(model_id: str, state: dict) -> bool:
+    """True for a bar closed with ``leave=False`` (tqdm hides its layout)."""
+    layout = state.get(model_id, {}).get("state", {}).get("layout", "").removeprefix("IPY_MODEL_")
+    return state.get(layout, {}).get("state", {}).get("visibility") == "hidden"
+
+
 def freeze_progress_bars(nb: nbformat.NotebookNode) -> None:
+    """Drop bars closed with ``leave=False``; give the others their final text as the plain-text fallback."""
     state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
     for cell in nb.cells:
+        kept = []
         for out in cell.get("outputs", []):
             view = out.get("data", {}).get(WIDGET_VIEW)
+            if view and _hidden(view["model_id"], state):
+                continue
             text = view and _final_bar_text(view["model_id"], state)
             if text:
                 out["data"]["text/plain"] = text
+            kept.append(out)
+        if cell.cell_type == "code":
+            cell.outputs = kept
 
 
 def main(prefix: str = "") -> None:
@@ -59,4 +72,10 @@ def main(prefix: str = "") -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "")
+    if sys.argv[1:2] == ["--freeze-only"]:  # re-do the clean-up on saved notebooks without running them
+        for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+            nb = nbformat.read(path, as_version=4)
+            freeze_progress_bars(nb)
+            nbformat.write(nb, path)
+    else:
+        main(sys.argv[1] if len(sys.argv) > 1 else "")
