@@ -3,7 +3,8 @@
 
 One concept per module: ``runtime`` (device, seed, profile), ``data`` (bundled data sets),
 ``text`` (vocabulary, tokenizers, padding, bucketing), ``train`` (training loop, checkpoints),
-``metrics`` and ``plot``; later parts add ``hmm``, ``ngram``, ``rnn`` ...
+``metrics`` and ``plot``; then, per part of the course, ``hmm`` and ``tagger`` (01), ``ngram`` (02),
+``names`` (04), ``rnn`` and ``charmodels`` (05).
 """
 
 from course_utils.runtime import by_profile, get_device, get_profile, seed_everything, setup
