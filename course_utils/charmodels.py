@@ -34,6 +34,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from course_utils.rnn import _check_dropout, _check_positive_int
+
 __all__ = [
     "CharCNNBiGRU",
     "NgramBagClassifier",
@@ -50,16 +52,6 @@ _HASH_MULT = 2_654_435_761  # Knuth's multiplicative hash constant
 
 
 # --------------------------------------------------------------------------------------------- checks
-def _check_positive_int(value: Any, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-
-
-def _check_dropout(p: Any) -> None:
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
-        raise ValueError(f"dropout must be a float in [0, 1), got {p!r}")
-
-
 def _check_batch(x: Any, lengths: Any, vocab_size: int | None, who: str) -> None:
     """x must be integer ids [B, T] (in [0, vocab_size) if given), lengths integers [B] in [1, T]."""
     if not isinstance(x, Tensor) or x.dim() != 2:

@@ -61,8 +61,8 @@ def _check_positive_int(value: int, name: str) -> None:
 
 
 def _check_dropout(dropout: float) -> None:
-    if not 0.0 <= float(dropout) < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be a float in [0, 1), got {dropout!r}")
 
 
 # ----------------------------------------------------------------------------------------------------
