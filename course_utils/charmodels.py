@@ -377,7 +377,8 @@ def train_best_names_classifier(
     Every family in ``members`` (keys of :data:`MEMBER_CONFIGS`) is trained ``seeds_per_member`` times
     (seeds ``seed``, ``seed + 1``, ...) on ``splits.train`` for ``epochs`` epochs (default: 1 in the quick
     profile, 10 in the full one), keeping the last weights. ``splits.val`` is only evaluated (history
-    curves, ``info["val_accuracy"]``); ``splits.test`` is never touched. ``config`` overrides entries of
+    curves, ``info["val_accuracy"]``); it may be empty, for the final refit on train + val once the
+    configuration is chosen (``benchmarks/names_classifier.py``). ``splits.test`` is never touched. ``config`` overrides entries of
     :data:`MEMBER_CONFIGS`.
 
     Returns ``(model, history, info)``: the :class:`ProbabilityEnsemble` (eval mode, on ``device``),
@@ -434,7 +435,7 @@ def train_best_names_classifier(
                 clip_grad_norm=1.0,
                 scheduler=scheduler,
                 scheduler_interval="batch",
-                metrics={"accuracy": _accuracy},
+                metrics={"accuracy": _accuracy} if val_loader is not None else None,
                 restore_best=False,
                 progress=progress,
             )

@@ -21,6 +21,7 @@ from course_utils.charmodels import (
     char_ngram_ids,
     train_best_names_classifier,
 )
+from course_utils.data import Splits
 from course_utils.names import build_char_vocab
 from course_utils.text import pad_batch
 
@@ -262,6 +263,19 @@ def test_train_best_names_classifier_runs() -> None:
     # the same seed gives the same model
     again, _, _ = train_best_names_classifier(splits, "cpu", epochs=2, seeds_per_member=2, progress=False)
     torch.testing.assert_close(again(x, lengths), model(x, lengths))
+
+
+def test_train_best_names_classifier_refit_without_val() -> None:
+    """The final refit trains on train + val with no validation split: no val metrics, same members."""
+    splits = tiny_splits()
+    refit = Splits(splits.train + splits.val, [], splits.test, classes=splits.classes)
+    model, history, info = train_best_names_classifier(
+        refit, "cpu", epochs=1, seeds_per_member=1, progress=False
+    )
+    assert "val_accuracy" not in info and list(history) == ["ngram_bag#0", "bigru#0"]
+    assert all("val_accuracy" not in h.keys() and len(h.epochs) == 1 for h in history.values())
+    # the refit's character vocabulary includes characters seen only in the validation names
+    assert set("".join(name for name, _ in splits.val)) <= set(info["char_vocab"].itos)
 
 
 def test_train_best_names_classifier_overrides() -> None:
