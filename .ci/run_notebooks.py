@@ -1,9 +1,11 @@
 """Re-execute notebooks and save their outputs in place: `make notebooks [NB=04]`.
 
 Runs in the profile given by $COURSE_PROFILE (the Makefile sets `full`), one notebook at a time,
-and prints how long each took. tqdm's notebook bars are widgets whose plain-text fallback is
-their *first* state ("0%"); after the run we write each bar's final state into that fallback, so
-the committed notebook reads right on GitHub or in a terminal too.
+and prints how long each took. tqdm's notebook bars are widgets: the saved notebook would hold
+every bar's widget state (hundreds of kB, and Colab and GitHub do not render it) and, as the
+plain-text fallback, the bar's *first* text ("0%"). After the run each bar becomes a plain-text
+output with its final text, bars closed with ``leave=False`` are dropped, and the widget state is
+removed, so the committed notebook is small and reads right in JupyterLab, Colab, GitHub or a terminal.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ def _final_bar_text(model_id: str, state: dict) -> str | None:
         return None
     left, progress, right = (p["state"] for p in parts)
     filled = int(10 * progress.get("value", 0) / progress["max"]) if progress.get("max") else 0
-    text = f"{html.unescape(left.get('value', ''))}|{'█' * filled:<10}|{html.unescape(right.get('value', ''))}"
+    bar = "█" * filled
+    text = f"{html.unescape(left.get('value', ''))}|{bar:<10}|{html.unescape(right.get('value', ''))}"
     return text.replace("\u2007", " ")
 
 
@@ -42,7 +45,8 @@ def _hidden(model_id: str, state: dict) -> bool:
 
 
 def freeze_progress_bars(nb: nbformat.NotebookNode) -> None:
-    """Drop bars closed with ``leave=False``; give the others their final text as the plain-text fallback."""
+    """Drop bars closed with ``leave=False``, turn the others into plain text (their final state) and
+    remove the notebook's widget state."""
     state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
     for cell in nb.cells:
         kept = []
@@ -50,12 +54,13 @@ def freeze_progress_bars(nb: nbformat.NotebookNode) -> None:
             view = out.get("data", {}).get(WIDGET_VIEW)
             if view and _hidden(view["model_id"], state):
                 continue
-            text = view and _final_bar_text(view["model_id"], state)
-            if text:
-                out["data"]["text/plain"] = text
+            if view:
+                text = _final_bar_text(view["model_id"], state) or out["data"].get("text/plain", "")
+                out["data"] = {"text/plain": text}
             kept.append(out)
         if cell.cell_type == "code":
             cell.outputs = kept
+    nb.metadata.pop("widgets", None)
 
 
 def main(prefix: str = "") -> None:
@@ -65,7 +70,8 @@ def main(prefix: str = "") -> None:
     for path in paths:
         start = time.perf_counter()
         nb = nbformat.read(path, as_version=4)
-        NotebookClient(nb, timeout=1800, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+        resources = {"metadata": {"path": str(NOTEBOOKS)}}
+        NotebookClient(nb, timeout=1800, kernel_name="python3", resources=resources).execute()
         freeze_progress_bars(nb)
         nbformat.write(nb, path)
         print(f"{path.name}: {time.perf_counter() - start:.0f} s", flush=True)

@@ -75,6 +75,19 @@ def test_format_and_kernel(notebook: tuple[Path, nbformat.NotebookNode]) -> None
     assert re.fullmatch(r"\d\d_[a-z0-9_]+\.ipynb", path.name)
 
 
+def test_progress_bars_saved_as_plain_text(notebook: tuple[Path, nbformat.NotebookNode]) -> None:
+    """`make notebooks` turns tqdm widgets into their final text; widget state would bloat the file."""
+    path, nb = notebook
+    assert "widgets" not in nb.metadata, (
+        f"{path.name}: widget state saved; run `make notebooks NB={path.name[:2]}`"
+    )
+    for i, cell in enumerate(_code_cells(nb), start=1):
+        for out in cell.outputs:
+            assert "application/vnd.jupyter.widget-view+json" not in out.get("data", {}), (
+                f"{path.name}, code cell {i}: a widget output; run `make notebooks NB={path.name[:2]}`"
+            )
+
+
 def test_outputs_present_in_order_and_clean(notebook: tuple[Path, nbformat.NotebookNode]) -> None:
     path, nb = notebook
     cells = _code_cells(nb)
