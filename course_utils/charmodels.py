@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from course_utils.rnn import _check_dropout, _check_positive_int
+from course_utils.rnn import _check_dropout, _check_pad_idx, _check_positive_int, _check_positive_ints
 
 __all__ = [
     "CharCNNBiGRU",
@@ -139,14 +139,9 @@ class NgramBagClassifier(nn.Module):
         dropout: float = 0.2,
     ) -> None:
         super().__init__()
-        for value, name in (
-            (num_classes, "num_classes"),
-            (emb_dim, "emb_dim"),
-            (max_n, "max_n"),
-            (max_ngrams, "max_ngrams"),
-            (min_freq, "min_freq"),
-        ):
-            _check_positive_int(value, name)
+        _check_positive_ints(
+            num_classes=num_classes, emb_dim=emb_dim, max_n=max_n, max_ngrams=max_ngrams, min_freq=min_freq
+        )
         if isinstance(num_buckets, bool) or not isinstance(num_buckets, int) or num_buckets < 2:
             raise ValueError(f"num_buckets must be an int >= 2, got {num_buckets!r}")
         _check_dropout(dropout)
@@ -222,21 +217,19 @@ class CharCNNBiGRU(nn.Module):
         pad_idx: int = 0,
     ) -> None:
         super().__init__()
-        for value, name in (
-            (vocab_size, "vocab_size"),
-            (num_classes, "num_classes"),
-            (emb_dim, "emb_dim"),
-            (conv_channels, "conv_channels"),
-            (hidden_size, "hidden_size"),
-            (num_layers, "num_layers"),
-        ):
-            _check_positive_int(value, name)
+        _check_positive_ints(
+            vocab_size=vocab_size,
+            num_classes=num_classes,
+            emb_dim=emb_dim,
+            conv_channels=conv_channels,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+        )
         for k in kernel_sizes:
             _check_positive_int(k, "each kernel size")
         _check_dropout(dropout)
         _check_dropout(emb_dropout)
-        if isinstance(pad_idx, bool) or not isinstance(pad_idx, int) or not 0 <= pad_idx < vocab_size:
-            raise ValueError(f"pad_idx must be in [0, vocab_size) = [0, {vocab_size}), got {pad_idx!r}")
+        _check_pad_idx(pad_idx, vocab_size)
         self.vocab_size, self.num_classes = vocab_size, num_classes
         self.kernel_sizes = tuple(kernel_sizes)
         self.embedding = nn.Embedding(vocab_size, emb_dim, padding_idx=pad_idx)

@@ -60,6 +60,17 @@ def _check_positive_int(value: int, name: str) -> None:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
+def _check_positive_ints(**values: int) -> None:
+    """Each keyword argument must be a positive int; the error names the argument."""
+    for name, value in values.items():
+        _check_positive_int(value, name)
+
+
+def _check_pad_idx(pad_idx: int, vocab_size: int) -> None:
+    if isinstance(pad_idx, bool) or not isinstance(pad_idx, int) or not 0 <= pad_idx < vocab_size:
+        raise ValueError(f"pad_idx must be an int in [0, vocab_size) = [0, {vocab_size}), got {pad_idx!r}")
+
+
 def _check_dropout(dropout: float) -> None:
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be a float in [0, 1), got {dropout!r}")
@@ -615,13 +626,15 @@ class SequenceClassifier(nn.Module):
     ) -> None:
         super().__init__()
         self.cell_type = _check_cell_name(cell)
-        for value, name in ((vocab_size, "vocab_size"), (num_classes, "num_classes"), (emb_dim, "emb_dim")):
-            _check_positive_int(value, name)
-        _check_positive_int(hidden_size, "hidden_size")
-        _check_positive_int(num_layers, "num_layers")
+        _check_positive_ints(
+            vocab_size=vocab_size,
+            num_classes=num_classes,
+            emb_dim=emb_dim,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+        )
         _check_dropout(dropout)
-        if not 0 <= pad_idx < vocab_size:
-            raise ValueError(f"pad_idx must be in [0, vocab_size) = [0, {vocab_size}), got {pad_idx}")
+        _check_pad_idx(pad_idx, vocab_size)
         self.vocab_size, self.num_classes = vocab_size, num_classes
         self.num_directions = 2 if bidirectional else 1
         self.embedding = nn.Embedding(vocab_size, emb_dim, padding_idx=pad_idx)
@@ -741,18 +754,16 @@ class ConditionalCharLM(nn.Module):
         pad_idx: int = 0,
     ) -> None:
         super().__init__()
-        for value, name in (
-            (vocab_size, "vocab_size"),
-            (num_classes, "num_classes"),
-            (emb_dim, "emb_dim"),
-            (class_dim, "class_dim"),
-            (hidden_size, "hidden_size"),
-            (num_layers, "num_layers"),
-        ):
-            _check_positive_int(value, name)
+        _check_positive_ints(
+            vocab_size=vocab_size,
+            num_classes=num_classes,
+            emb_dim=emb_dim,
+            class_dim=class_dim,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+        )
         _check_dropout(dropout)
-        if not 0 <= pad_idx < vocab_size:
-            raise ValueError(f"pad_idx must be in [0, vocab_size) = [0, {vocab_size}), got {pad_idx}")
+        _check_pad_idx(pad_idx, vocab_size)
         self.vocab_size, self.num_classes, self.pad_idx = vocab_size, num_classes, pad_idx
         self.char_embedding = nn.Embedding(vocab_size, emb_dim, padding_idx=pad_idx)
         self.class_embedding = nn.Embedding(num_classes, class_dim)
