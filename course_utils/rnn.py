@@ -673,9 +673,10 @@ def chrono_init_(module: nn.Module, t_max: float, generator: torch.Generator | N
 
     Gates decide how long a unit remembers: a forget gate f keeps a memory for about 1 / (1 - f) steps.
     PyTorch's default biases put every gate near 0.5 (memory of ~2 steps). Chrono sets, per unit,
-    ``b = log(u)`` with u ~ Uniform[1, t_max - 1], so memories span 1 .. t_max steps from the start:
-    the LSTM gets forget bias +b and input bias -b; the GRU, whose update gate z keeps the old state
-    (h_t = (1 - z) n + z h_{t-1}), gets update bias +b. The hidden-to-hidden biases of these gates are zeroed.
+    ``b = log(u)`` with u ~ Uniform[1, t_max - 1]; then f = sigmoid(b) = u / (1 + u), a memory of 1 + u
+    steps, so memories span 2 .. t_max steps from the start. The LSTM gets forget bias +b and input
+    bias -b; the GRU, whose update gate z keeps the old state (h_t = (1 - z) n + z h_{t-1}), gets update
+    bias +b. The hidden-to-hidden biases of these gates are zeroed.
     """
     if isinstance(module, nn.LSTM):
         keep, write = 1, 0  # gate blocks i, f, g, o: keep = forget (f), write = input (i)
