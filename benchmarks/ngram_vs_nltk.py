@@ -26,16 +26,7 @@ from nltk.lm import KneserNeyInterpolated, Vocabulary
 
 from course_utils import ngram
 from course_utils.data import load_multi30k
-from course_utils.text import BOS, EOS, UNK, Vocab, get_tokenizer
-
-
-def nltk_ngrams(sentences: list[list[str]], n: int) -> list[list[tuple[str, ...]]]:
-    """The 1..n-grams ending at each predicted token: what course_utils.ngram counts."""
-    out = []
-    for sent in sentences:
-        toks = [BOS] * (n - 1) + sent + [EOS]
-        out.append([tuple(toks[i - k + 1 : i + 1]) for i in range(n - 1, len(toks)) for k in range(1, n + 1)])
-    return out
+from course_utils.text import BOS, UNK, Vocab, get_tokenizer
 
 
 def main() -> None:
@@ -67,9 +58,9 @@ def main() -> None:
     # ---- nltk, same n-grams
     t0 = time.perf_counter()
     theirs = KneserNeyInterpolated(n, discount=discount, vocabulary=Vocabulary([*ours.words, BOS]))
-    theirs.fit(nltk_ngrams(train, n))
+    theirs.fit(ngram.padded_ngrams(train, n))
     t1 = time.perf_counter()
-    grams = [g for sent in nltk_ngrams(subset, n) for g in sent if len(g) == n]
+    grams = [g for sent in ngram.padded_ngrams(subset, n) for g in sent if len(g) == n]
     ppl_nltk_subset = theirs.perplexity(grams)
     t2 = time.perf_counter()
     fit_nltk, score_nltk = t1 - t0, t2 - t1
@@ -77,7 +68,7 @@ def main() -> None:
     # Token by token too, on the first sentence (untimed): the largest relative difference.
     check = subset[:1]
     probs = np.exp(ours.token_logprobs(check))
-    check_grams = [g for sent in nltk_ngrams(check, n) for g in sent if len(g) == n]
+    check_grams = [g for sent in ngram.padded_ngrams(check, n) for g in sent if len(g) == n]
     worst = max(abs(theirs.score(g[-1], g[:-1]) / p - 1) for g, p in zip(check_grams, probs, strict=True))
 
     n_subset = sum(len(s) + 1 for s in subset)

@@ -56,7 +56,7 @@ import numpy as np
 from course_utils.metrics import perplexity as _perplexity
 from course_utils.text import BOS, EOS, PAD, UNK, Vocab
 
-__all__ = ["AddK", "Interpolated", "KneserNey", "Laplace", "MLE", "NgramLM", "Uniform"]
+__all__ = ["AddK", "Interpolated", "KneserNey", "Laplace", "MLE", "NgramLM", "Uniform", "padded_ngrams"]
 
 # The words a model never predicts (nor keeps as vocabulary words).
 _NOT_PREDICTED = (PAD, BOS)
@@ -101,6 +101,23 @@ def _check_sentences(sentences: Any, what: str = "sentences") -> tuple[list[list
                         f"the model adds {BOS!r} and {EOS!r} itself"
                     )
     return out, distinct
+
+
+def padded_ngrams(sentences: Iterable[Sequence[str]], n: int) -> list[list[tuple[str, ...]]]:
+    """The 1..n-grams that end at each predicted token of each sentence: exactly what the models here count.
+
+    A sentence is padded with n - 1 ``<bos>`` and closed with ``<eos>``; for every token after the padding
+    (``<eos>`` included) its 1-gram, 2-gram, ..., n-gram ending there are listed, shortest first. This is also
+    the input ``nltk.lm``'s ``fit`` expects, which is how the tests and benchmark compare the two libraries.
+    ``padded_ngrams([["a"]], 2)`` -> ``[[("a",), ("<bos>", "a"), ("<eos>",), ("a", "<eos>")]]``.
+    """
+    sentences, _ = _check_sentences(sentences)
+    n = _check_int(n, "n", 1)
+    out = []
+    for sent in sentences:
+        toks = [BOS] * (n - 1) + sent + [EOS]
+        out.append([tuple(toks[i - k + 1 : i + 1]) for i in range(n - 1, len(toks)) for k in range(1, n + 1)])
+    return out
 
 
 class _Table:

@@ -213,13 +213,19 @@ def test_em_finds_the_best_lambdas_on_held_out_data() -> None:
 
 
 # ---------------------------------------------------------------------------- nltk.lm
-def nltk_ngrams(sentences: list[list[str]], n: int) -> list[list[tuple[str, ...]]]:
-    """The 1..n-grams ending at each predicted token: exactly what our models count."""
-    out = []
-    for sent in sentences:
-        toks = [BOS] * (n - 1) + sent + [EOS]
-        out.append([tuple(toks[i - k + 1 : i + 1]) for i in range(n - 1, len(toks)) for k in range(1, n + 1)])
-    return out
+def test_padded_ngrams() -> None:
+    assert ngram.padded_ngrams([["a"]], 2) == [[("a",), (BOS, "a"), (EOS,), ("a", EOS)]]
+    got = ngram.padded_ngrams([["a", "b"], []], 3)
+    assert got[1] == [(EOS,), (BOS, EOS), (BOS, BOS, EOS)]  # an empty sentence still predicts <eos>
+    assert len(got[0]) == 3 * 3 and got[0][-1] == ("a", "b", EOS)
+    # exactly the n-grams a fitted model counts: every highest-order one, once per occurrence
+    train = [["a", "b", "a"], ["b"]]
+    top = [g for sent in ngram.padded_ngrams(train, 2) for g in sent if len(g) == 2]
+    assert len(top) == sum(len(s) + 1 for s in train)
+    with pytest.raises(TypeError, match="tokenized sentences"):
+        ngram.padded_ngrams("a b", 2)
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        ngram.padded_ngrams([["a"]], 0)
 
 
 @pytest.mark.parametrize(("n", "discount"), [(2, 0.75), (3, 0.1), (3, 0.75), (4, 0.5)])
@@ -229,9 +235,9 @@ def test_kneser_ney_agrees_with_nltk_on_the_same_counts(n: int, discount: float)
     train = random_corpus(7, n_sent=25, alphabet="abcde"[: 7 - n], rare=False)
     ours = ngram.KneserNey(n, discount=discount).fit(train)
     theirs = KneserNeyInterpolated(n, discount=discount, vocabulary=Vocabulary([*ours.words, BOS]))
-    theirs.fit(nltk_ngrams(train, n))
+    theirs.fit(ngram.padded_ngrams(train, n))
     contexts = list(itertools.product([BOS, *ours.words], repeat=n - 1))
-    seen = {g[:-1] for sent in nltk_ngrams(train, n) for g in sent if len(g) == n}
+    seen = {g[:-1] for sent in ngram.padded_ngrams(train, n) for g in sent if len(g) == n}
     assert len(set(contexts) - seen) >= {2: 1, 3: 10, 4: 50}[n]  # unseen contexts are compared too
     for ctx in contexts:
         for word in ours.words:
@@ -272,7 +278,7 @@ def test_laplace_agrees_with_nltk(n: int) -> None:
     nltk_vocab = Vocabulary([*plain.words, BOS])
     assert len(nltk_vocab) == plain.V + 2
     theirs = Laplace(n, vocabulary=nltk_vocab)
-    theirs.fit(nltk_ngrams(train, n))
+    theirs.fit(ngram.padded_ngrams(train, n))
     ours = ngram.Laplace(n).fit(train, vocab=[*plain.words, "<unused-1>", "<unused-2>"])
     for ctx in itertools.product([BOS, *plain.words], repeat=n - 1):
         for word in plain.words:
