@@ -13,7 +13,7 @@ hashed character n-gram bags and two BiGRUs (raw Unicode characters) on the leak
 included), on ``--threads`` CPU threads (or the GPU, if there is one).
 
     python benchmarks/names_classifier.py [--epochs 10] [--threads 2] [--seed 0] [--skip-selection]
-    COURSE_PROFILE=quick python benchmarks/names_classifier.py   # tiny: 1/8 of the training names, 3 epochs
+    COURSE_PROFILE=quick python benchmarks/names_classifier.py   # tiny: 1/8 of train and val, 3 epochs
 
 The last lines are ``accuracy: …``, ``macro_f1: …``, ``train_seconds: …``.
 """

@@ -371,8 +371,8 @@ def train_best_names_classifier(
     (seeds ``seed``, ``seed + 1``, ...) on ``splits.train`` for ``epochs`` epochs (default: 1 in the quick
     profile, 10 in the full one), keeping the last weights. ``splits.val`` is only evaluated (history
     curves, ``info["val_accuracy"]``); it may be empty, for the final refit on train + val once the
-    configuration is chosen (``benchmarks/names_classifier.py``). ``splits.test`` is never touched. ``config`` overrides entries of
-    :data:`MEMBER_CONFIGS`.
+    configuration is chosen (``benchmarks/names_classifier.py``). ``splits.test`` is never touched.
+    ``config`` overrides entries of :data:`MEMBER_CONFIGS`.
 
     Returns ``(model, history, info)``: the :class:`ProbabilityEnsemble` (eval mode, on ``device``),
     ``{"ngram_bag#0": course_utils.train.History, ...}``, and ``info`` with ``char_vocab`` (encode names
