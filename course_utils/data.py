@@ -91,10 +91,6 @@ def data_dir() -> Path:
     return Path(override).expanduser() if override else DATA_DIR
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _manifest(root: Path) -> dict[str, str]:
     path = root / MANIFEST
     if not path.is_file():
@@ -128,11 +124,20 @@ def verify_file(relpath: str) -> Path:
         return path
     if not path.is_file():
         raise DataFileError(f"data file data/{relpath} is missing. {restore}")
-    actual = _sha256(path)
+    content = path.read_bytes()
+    actual = hashlib.sha256(content).hexdigest()
     if actual != expected:
+        if b"\r\n" in content and hashlib.sha256(content.replace(b"\r\n", b"\n")).hexdigest() == expected:
+            raise DataFileError(
+                f"data file data/{relpath} has Windows line endings (CRLF): git converted it on checkout "
+                "(Git for Windows sets core.autocrlf=true). The repository's .gitattributes prevents this; "
+                f"delete the file and check it out again, from the repository root: `git pull`, then "
+                f"`rm data/{relpath}` and `git -c core.autocrlf=false checkout -- data/{relpath}`."
+            )
         raise DataFileError(
             f"data file data/{relpath} has changed: its SHA-256 is {actual[:12]}…, "
-            f"the manifest expects {expected[:12]}…. {restore}"
+            f"the manifest expects {expected[:12]}…. Restore it from the repository root: "
+            f"`rm data/{relpath}` then `git checkout -- data/{relpath}` (git skips a file it thinks unchanged)."
         )
     _verified.add((relpath, expected))
     return path

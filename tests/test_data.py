@@ -59,6 +59,16 @@ def test_changed_file_is_detected(data_copy: Path) -> None:
     data.load_multi30k("test")  # other files are still fine
 
 
+def test_crlf_conversion_is_named_with_its_fix(data_copy: Path) -> None:
+    """What Git for Windows' core.autocrlf=true does to a text file: a specific message, not "changed"."""
+    path = data_copy / "names" / "Korean.txt"
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    with pytest.raises(
+        data.DataFileError, match=r"data/names/Korean.txt has Windows line endings.*autocrlf=false"
+    ):
+        data.load_names()
+
+
 def test_missing_manifest(data_copy: Path) -> None:
     (data_copy / "MANIFEST.sha256").unlink()
     with pytest.raises(data.DataFileError, match="manifest"):

@@ -1,4 +1,4 @@
-"""Hygiene checks over every committed notebook (the conventions of notebooks/README.md).
+"""Hygiene checks over every committed notebook (the conventions of CONTRIBUTING.md).
 
 nbval re-executes the notebooks; these tests check what is *committed*: format, kernel, outputs,
 the template (title, Colab badge, setup cell, summary, exercises) and that nothing is downloaded.
@@ -7,6 +7,7 @@ the template (title, Colab badge, setup cell, summary, exercises) and that nothi
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import nbformat
@@ -18,6 +19,8 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 REPO_URL = re.search(r'^Repository = "(.+)"$', (ROOT / "pyproject.toml").read_text(), re.M).group(1)
 REPO_PATH = REPO_URL.removeprefix("https://github.com/")
 MAX_BYTES = 2 * 1024 * 1024
+# The kernel of the environment JupyterLab runs in (.venv, conda, Colab): ipykernel's own spec.
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
 MACHINE_PATH = re.compile(
     r"(/home/|/root/|/Users/|/tmp/|/work/|[A-Za-z]:\\\\Users|site-packages|\.\./shared)"
@@ -48,14 +51,28 @@ def _output_text(output: nbformat.NotebookNode) -> str:
 def _colab_setup_lines() -> str:
     return (
         'if "google.colab" in sys.modules:\n'
-        f"    !git clone -q --depth 1 {REPO_URL} /content/course\n"
-        "    !pip install -q -e /content/course\n"
-        '    sys.path.insert(0, "/content/course")\n'
+        '    if not os.path.exists("/content/course/.installed"):\n'
+        f"        !rm -rf /content/course && git clone -q --depth 1 {REPO_URL} /content/course"
+        ' && pip install -q -e "/content/course[course]" && touch /content/course/.installed\n'
+        '    if "/content/course" not in sys.path:\n'
+        '        sys.path.insert(0, "/content/course")\n'
     )
 
 
 def test_there_are_notebooks() -> None:
     assert any(p.name.startswith("00_") for p in NOTEBOOKS)
+
+
+def test_the_notebooks_kernel_exists_under_that_name() -> None:
+    """JupyterLab rewrites a notebook's kernelspec to the running kernel's; here they already agree."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = KernelSpecManager().get_kernel_spec(KERNELSPEC["name"])
+    assert spec.display_name == KERNELSPEC["display_name"]
+    assert spec.language == KERNELSPEC["language"]
+    assert "ipykernel" in " ".join(spec.argv)
+    # jupyter_client runs "python" as the Python that runs JupyterLab, i.e. this environment's
+    assert spec.argv[0] in ("python", "python3", sys.executable), f"the python3 kernel runs {spec.argv[0]}"
 
 
 @pytest.fixture(params=NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
@@ -68,7 +85,10 @@ def test_format_and_kernel(notebook: tuple[Path, nbformat.NotebookNode]) -> None
     path, nb = notebook
     assert nb.nbformat == 4
     nbformat.validate(nb)
-    assert nb.metadata.kernelspec.name == "python3", "use the python3 kernel (the venv's own)"
+    assert dict(nb.metadata.kernelspec) == KERNELSPEC, (
+        f"{path.name}: the kernelspec must be {KERNELSPEC} (the environment's own kernel, under the name "
+        f"JupyterLab gives it, so that opening the notebook does not rewrite it); found {dict(nb.metadata.kernelspec)}"
+    )
     assert path.stat().st_size < MAX_BYTES, (
         f"{path.name} is {path.stat().st_size:,} bytes; keep outputs small"
     )
@@ -171,5 +191,5 @@ def test_the_hygiene_checks_can_fail(tmp_path: Path) -> None:
     assert NETWORK_IN_CODE.search("torch.hub.load('x')") and not NETWORK_IN_CODE.search(
         "hint: pip install spacy"
     )
-    setup = "import sys\n\n" + _colab_setup_lines() + "\nimport course_utils as cu\n"
+    setup = "import os\nimport sys\n\n" + _colab_setup_lines() + "\nimport course_utils as cu\n"
     assert not NETWORK.search(COLAB_BLOCK.sub("", setup))
