@@ -5,8 +5,9 @@
 2. ``torch==<the lock's version>``, the build that fits the machine (:func:`choose_torch`):
    no NVIDIA GPU on Linux -> the CPU build from PyTorch's CPU index (about 190 MB instead of about
    3 GB of CUDA packages); an NVIDIA GPU -> PyPI's CUDA build; macOS and Windows -> PyPI's wheel.
-   ``make lab TORCH=cpu|cuda`` overrides the choice. When PyTorch's index cannot be reached, pip
-   falls back at once to the default index (a 5-second probe, not pip's long network time-out).
+   ``make lab TORCH=cpu|cuda`` overrides the choice, ``TORCH_CPU_INDEX`` names a mirror of the CPU
+   index. When that index cannot be reached, pip falls back at once to its default index (a
+   5-second probe, not pip's long network time-out).
 3. Everything else at the versions in ``requirements.lock``, and ``course_utils`` in editable mode.
 4. JupyterLab's news and update-check plugin turned off, for this environment only (no pop-up asking
    a new learner whether to fetch news from the internet).
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+CPU_INDEX = os.environ.get("TORCH_CPU_INDEX", "https://download.pytorch.org/whl/cpu")  # or a mirror of it
 TORCH_REQUESTS = ("auto", "cpu", "cuda")
 EXTRAS = "course,lab,test"
 NEWS_PLUGIN = "@jupyterlab/apputils-extension:announcements"
@@ -130,7 +131,7 @@ def lock_version(lock: Path, name: str) -> str:
 
 
 def torch_command(
-    python: str, choice: TorchChoice, version: str, lock: Path, reachable: bool | None
+    python: str, choice: TorchChoice, version: str, lock: Path, reachable: bool | None, why: str = ""
 ) -> tuple[list[str], str]:
     """The pip command that installs torch for ``choice``, and a note for the log.
 
@@ -148,8 +149,9 @@ def torch_command(
     note = "from pip's default index"
     if choice.index_url:
         note = (
-            f"{choice.index_url} cannot be reached, so from pip's default index instead "
-            "(on Linux x86_64 that is the CUDA build, about 3 GB; set PIP_INDEX_URL to a mirror of the CPU index to avoid it)"
+            f"from pip's default index, because {choice.index_url} cannot be reached "
+            f"({why or 'no answer'}). On Linux x86_64, PyPI's torch is the CUDA build, about 3 GB; "
+            "to avoid it, set TORCH_CPU_INDEX to a mirror of PyTorch's CPU index"
         )
     return pip + ["-c", str(lock), f"torch=={version}"], note
 
@@ -244,8 +246,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"torch {current} is already installed", flush=True)
     else:
         print(f"torch {version}: {choice.reason}", flush=True)
-        reachable = index_reachable(f"{choice.index_url}/torch/")[0] if choice.index_url else None
-        cmd, note = torch_command(str(python), choice, version, args.lock, reachable)
+        reachable, why = index_reachable(f"{choice.index_url}/torch/") if choice.index_url else (None, "")
+        cmd, note = torch_command(str(python), choice, version, args.lock, reachable, why)
         print(f"installing torch {note}", flush=True)
         run(cmd)
     print("installing the other packages at the versions in requirements.lock, and course_utils", flush=True)

@@ -109,3 +109,19 @@ def test_the_import_check_can_fail() -> None:
     assert "pytest" not in setup_cell_installs(["course"])  # a test tool, not installed on Colab
     assert not distributions_of("pytest") & setup_cell_installs(["course"])
     assert {"torch", "hmmlearn", "ipython"} <= setup_cell_installs(["course"])
+
+
+# What Colab preinstalls and imports when its kernel starts (googlecolab/colabtools: google-colab
+# pins ipython 7.34.0; Colab ships ipywidgets 7.7.x). A floor above these would make the setup cell
+# upgrade them, and Colab would ask for a restart or crash.
+COLAB_PREINSTALLED = {"ipython": "7.34.0", "ipywidgets": "7.7.1"}
+
+
+def test_setup_cell_leaves_colabs_own_packages_alone() -> None:
+    for requirement in PYPROJECT["project"]["optional-dependencies"]["course"]:
+        req = Requirement(requirement)
+        version = COLAB_PREINSTALLED.get(canonicalize_name(req.name))
+        if version is not None:
+            assert req.specifier.contains(version), (
+                f"{requirement} would upgrade Colab's {req.name} {version}"
+            )
