@@ -193,3 +193,12 @@ def test_the_hygiene_checks_can_fail(tmp_path: Path) -> None:
     )
     setup = "import os\nimport sys\n\n" + _colab_setup_lines() + "\nimport course_utils as cu\n"
     assert not NETWORK.search(COLAB_BLOCK.sub("", setup))
+
+
+def test_notebooks_saved_with_one_python_named_in_the_readme() -> None:
+    """JupyterLab rewrites ``language_info`` when the kernel's Python differs; the README names the one
+    the outputs come from, so it must be one version for all notebooks."""
+    versions = {nbformat.read(p, as_version=4).metadata.language_info.version for p in NOTEBOOKS}
+    assert len(versions) == 1, f"notebooks saved with different Pythons: {sorted(versions)}"
+    (version,) = versions
+    assert f"Python other than {version}" in (ROOT / "README.md").read_text(encoding="utf-8")
