@@ -15,6 +15,13 @@ TORCH     ?=
 JOBS      ?= 2
 ROOT_ARGS := $(if $(filter 0,$(shell id -u)),--allow-root)  # Jupyter refuses root (containers) without it
 
+# A .venv whose Python has gone (e.g. upgraded away by Homebrew) is made again: forget its stamp.
+ifneq ($(wildcard $(STAMP)),)
+ifneq ($(shell $(BIN)/python -c 'print("ok")' 2>/dev/null),ok)
+$(shell rm -f $(STAMP))
+endif
+endif
+
 .DEFAULT_GOAL := help
 .PHONY: help venv lab test lint notebooks lock check-python clean FORCE
 

@@ -19,19 +19,26 @@ runs with the system's Python before .venv exists.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import re
 import shutil
+import ssl
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CPU_INDEX = os.environ.get("TORCH_CPU_INDEX", "https://download.pytorch.org/whl/cpu")  # or a mirror of it
+CPU_INDEX = os.environ.get("TORCH_CPU_INDEX") or "https://download.pytorch.org/whl/cpu"  # or a mirror of it
+# PyPI's torch 2.13.0 for Linux is built with CUDA 13.0: it needs a driver for CUDA 13.0 or newer.
+CUDA_NEEDED = (13, 0)
+# torch's CUDA runtime packages (pip does not remove them with torch).
+CUDA_ONLY = re.compile(r"^(nvidia-.*|cuda-.*|triton)$")
 TORCH_REQUESTS = ("auto", "cpu", "cuda")
 EXTRAS = "course,lab,test"
 NEWS_PLUGIN = "@jupyterlab/apputils-extension:announcements"
@@ -51,22 +58,36 @@ class TorchChoice:
         return CPU_INDEX if self.build == "cpu" else None
 
 
-def detect_nvidia_gpu(which=shutil.which) -> str | None:
-    """The first NVIDIA GPU that ``nvidia-smi -L`` lists, or None (no nvidia-smi, or it fails)."""
+@dataclass(frozen=True)
+class Gpu:
+    """An NVIDIA GPU as ``nvidia-smi`` reports it; ``driver_cuda`` is the newest CUDA its driver runs."""
+
+    name: str
+    driver_cuda: tuple[int, int] | None
+
+
+def detect_nvidia_gpu(which=shutil.which) -> Gpu | None:
+    """The first GPU that ``nvidia-smi -L`` lists, with the driver's CUDA version from ``nvidia-smi``'s
+    header; None when there is no nvidia-smi or it fails (a driver problem: CUDA would fail too)."""
     exe = which("nvidia-smi")
     if exe is None:
         return None
     try:
-        out = subprocess.run([exe, "-L"], capture_output=True, text=True, timeout=20)
+        listing = subprocess.run([exe, "-L"], capture_output=True, text=True, timeout=20)
+        header = subprocess.run([exe], capture_output=True, text=True, timeout=20)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    lines = [line.strip() for line in out.stdout.splitlines() if line.strip().startswith("GPU ")]
-    if out.returncode != 0 or not lines:
+    gpus = [line.strip() for line in listing.stdout.splitlines() if line.strip().startswith("GPU ")]
+    if listing.returncode != 0 or not gpus:
         return None
-    return re.sub(r"\s*\(UUID:.*\)$", "", lines[0])
+    cuda = re.search(r"CUDA Version:\s*(\d+)\.(\d+)", header.stdout)
+    return Gpu(
+        name=re.sub(r"\s*\(UUID:.*\)$", "", gpus[0]),
+        driver_cuda=(int(cuda.group(1)), int(cuda.group(2))) if cuda else None,
+    )
 
 
-def choose_torch(request: str, system: str, machine: str, gpu: str | None) -> TorchChoice:
+def choose_torch(request: str, system: str, machine: str, gpu: Gpu | None) -> TorchChoice:
     """Choose the torch build for ``system`` (platform.system()) and ``machine`` (platform.machine()).
 
     ``request`` is ``$TORCH``: "auto" (or empty) decides from ``gpu`` (see :func:`detect_nvidia_gpu`);
@@ -80,8 +101,10 @@ def choose_torch(request: str, system: str, machine: str, gpu: str | None) -> To
     if system == "Darwin":
         if machine != "arm64":
             raise ValueError(
-                "torch 2.13 has no wheels for Intel macOS (x86_64); study the course on Colab or Binder "
-                "(links in README.md), or on a Linux or Apple-silicon machine"
+                "this Python runs as x86_64 (an Intel Mac, or Rosetta on Apple silicon), and torch 2.13 has "
+                "no wheels for Intel macOS. On Apple silicon use an arm64 Python (e.g. Homebrew's "
+                "/opt/homebrew/bin/python3.12: make lab PYTHON=/opt/homebrew/bin/python3.12); on an Intel Mac "
+                "study the course on Colab or Binder (links in README.md)"
             )
         if request == "cuda":
             raise ValueError(
@@ -102,23 +125,58 @@ def choose_torch(request: str, system: str, machine: str, gpu: str | None) -> To
         return TorchChoice("cpu", "TORCH=cpu was asked for")
     if request == "cuda":
         return TorchChoice("pypi", "TORCH=cuda was asked for: PyPI's Linux wheel is the CUDA build")
-    if gpu:
-        return TorchChoice("pypi", f"nvidia-smi found {gpu}: PyPI's Linux wheel, the CUDA build")
-    return TorchChoice(
-        "cpu", "no NVIDIA GPU (no working nvidia-smi): the CPU build, about 190 MB instead of about 3 GB"
+    if gpu is None:
+        return TorchChoice(
+            "cpu", "no NVIDIA GPU (no working nvidia-smi): the CPU build, about 0.2 GB instead of about 3 GB"
+        )
+    if gpu.driver_cuda is not None and gpu.driver_cuda < CUDA_NEEDED:
+        have, need = ".".join(map(str, gpu.driver_cuda)), ".".join(map(str, CUDA_NEEDED))
+        return TorchChoice(
+            "cpu",
+            f"nvidia-smi found {gpu.name}, but its driver runs CUDA {have} and PyPI's torch needs CUDA {need}: "
+            f"the CPU build (update the NVIDIA driver, then `make lab TORCH=cuda`)",
+        )
+    return TorchChoice("pypi", f"nvidia-smi found {gpu.name}: PyPI's Linux wheel, the CUDA build")
+
+
+def index_reachable(
+    url: str, timeout: float = PROBE_TIMEOUT_S, proxy: str | None = None, cafile: str | None = None
+) -> tuple[bool, str]:
+    """Whether ``url`` answers within ``timeout`` seconds in all (name lookup and every address tried
+    included), through ``proxy`` and trusting ``cafile`` as pip would; also a short reason."""
+    result: list[tuple[bool, str]] = []
+
+    def probe() -> None:
+        handlers: list[urllib.request.BaseHandler] = []
+        if proxy:
+            handlers.append(urllib.request.ProxyHandler({"http": proxy, "https": proxy}))
+        if cafile:
+            handlers.append(urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=cafile)))
+        try:
+            with urllib.request.build_opener(*handlers).open(
+                urllib.request.Request(url, method="HEAD"), timeout=timeout
+            ):
+                result.append((True, "reachable"))
+        except urllib.error.HTTPError as err:  # the server answered
+            result.append((err.code < 500, f"HTTP {err.code}"))
+        except (urllib.error.URLError, OSError, ValueError) as err:
+            result.append((False, str(getattr(err, "reason", err)) or type(err).__name__))
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return result[0] if result else (False, f"no answer within {timeout:g} s")
+
+
+def pip_setting(python: Path, name: str) -> str | None:
+    """pip's own setting ``name`` (e.g. "proxy", "cert"): ``$PIP_<NAME>`` or pip's configuration files."""
+    value = os.environ.get(f"PIP_{name.upper()}")
+    if value:
+        return value
+    out = subprocess.run(
+        [str(python), "-m", "pip", "config", "get", f"global.{name}"], capture_output=True, text=True
     )
-
-
-def index_reachable(url: str, timeout: float = PROBE_TIMEOUT_S) -> tuple[bool, str]:
-    """Whether ``url`` answers within ``timeout`` seconds; also a short reason when it does not."""
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout):
-            return True, "reachable"
-    except urllib.error.HTTPError as err:  # the server answered: it is reachable
-        return err.code < 500, f"HTTP {err.code}"
-    except (urllib.error.URLError, OSError, ValueError) as err:
-        reason = getattr(err, "reason", err)
-        return False, str(reason) or type(err).__name__
+    return (out.stdout.strip() or None) if out.returncode == 0 else None
 
 
 def lock_version(lock: Path, name: str) -> str:
@@ -150,7 +208,7 @@ def torch_command(
     if choice.index_url:
         note = (
             f"from pip's default index, because {choice.index_url} cannot be reached "
-            f"({why or 'no answer'}). On Linux x86_64, PyPI's torch is the CUDA build, about 3 GB; "
+            f"({why or 'no answer'}). On Linux, PyPI's torch is the CUDA build (about 3 GB on x86_64); "
             "to avoid it, set TORCH_CPU_INDEX to a mirror of PyTorch's CPU index"
         )
     return pip + ["-c", str(lock), f"torch=={version}"], note
@@ -220,10 +278,53 @@ def torch_is_current(installed: str | None, version: str, choice: TorchChoice, f
     return is_cpu_build if choice.build == "cpu" else not is_cpu_build
 
 
-def run(cmd: list[str]) -> None:
+def run(cmd: list[str], check: bool = True) -> bool:
+    """Run ``cmd`` from the repository root, showing it; stop with a message if it fails and ``check``."""
     print("$ " + " ".join(cmd), flush=True)
-    if subprocess.run(cmd, cwd=ROOT).returncode != 0:
+    ok = subprocess.run(cmd, cwd=ROOT).returncode == 0
+    if not ok and check:
         raise SystemExit("the command above failed; fix what it says, then run make again")
+    return ok
+
+
+def installed_cuda_packages(python: Path) -> list[str]:
+    """The CUDA runtime packages (nvidia-*, cuda-*, triton) installed for ``python``."""
+    out = subprocess.run(
+        [str(python), "-m", "pip", "list", "--format=json", "--disable-pip-version-check"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return sorted(d["name"] for d in json.loads(out.stdout) if CUDA_ONLY.match(d["name"].lower()))
+
+
+def install_torch(python: Path, choice: TorchChoice, version: str, lock: Path, forced: bool) -> str:
+    """Make ``python``'s torch the build ``choice`` asks for; return what is installed afterwards.
+
+    pip counts any 2.13.0 build as satisfying ``torch==2.13.0``, so switching builds (TORCH=...)
+    first removes the installed torch, and, going to the CPU build, its CUDA packages (about 4 GB).
+    """
+    current = installed_torch(python)
+    if torch_is_current(current, version, choice, forced):
+        print(f"torch {current} is already installed", flush=True)
+        return current
+    print(f"torch {version}: {choice.reason}", flush=True)
+    if current is not None:
+        stale = ["torch"] + (installed_cuda_packages(python) if choice.build == "cpu" else [])
+        print(f"removing torch {current} first, to install the {choice.build} build in its place", flush=True)
+        run([str(python), "-m", "pip", "uninstall", "-y", "--disable-pip-version-check", *stale])
+    reachable, why = None, ""
+    if choice.index_url:
+        reachable, why = index_reachable(
+            f"{choice.index_url}/torch/",
+            proxy=pip_setting(python, "proxy"),
+            cafile=pip_setting(python, "cert"),
+        )
+    cmd, note = torch_command(str(python), choice, version, lock, reachable, why)
+    print(f"installing torch {note}", flush=True)
+    if not run(cmd, check=not reachable):  # the CPU index answered the probe but the install failed
+        cmd, note = torch_command(str(python), choice, version, lock, False, "the install from it failed")
+        print(f"installing torch {note}", flush=True)
+        run(cmd)
+    return installed_torch(python) or "none"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -238,18 +339,8 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as err:
         raise SystemExit(str(err)) from None
     python = ensure_venv(args.venv, [sys.executable])
-    version = lock_version(args.lock, "torch")
-    forced = bool(args.torch.strip()) and args.torch.strip().lower() != "auto"
-
-    current = installed_torch(python)
-    if torch_is_current(current, version, choice, forced):
-        print(f"torch {current} is already installed", flush=True)
-    else:
-        print(f"torch {version}: {choice.reason}", flush=True)
-        reachable, why = index_reachable(f"{choice.index_url}/torch/") if choice.index_url else (None, "")
-        cmd, note = torch_command(str(python), choice, version, args.lock, reachable, why)
-        print(f"installing torch {note}", flush=True)
-        run(cmd)
+    forced = args.torch.strip().lower() not in ("", "auto")
+    install_torch(python, choice, lock_version(args.lock, "torch"), args.lock, forced)
     print("installing the other packages at the versions in requirements.lock, and course_utils", flush=True)
     run(
         [str(python), "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "on",

@@ -7,9 +7,10 @@ resolves the same requirements with every version capped at the base pin, and th
 merged: a package pinned alike everywhere gets one plain line, one that differs gets one line per
 version with a marker such as ``; python_version < "3.11"``.
 
-``check`` runs ``pip install --dry-run`` with the lock as constraints on each of those Pythons,
-exactly as `make` installs (torch first, then course_utils with its extras), and fails when pip
-cannot resolve or picks a version the lock does not pin. torch's CUDA packages (nvidia-*, triton,
+``check`` runs ``pip install --dry-run`` with the lock as constraints on each of those Pythons:
+one resolution of what `make` installs in two steps (torch==<lock>, then course_utils with its
+extras), with PyPI's torch metadata. It fails when pip cannot resolve or picks a version the lock
+does not pin. torch's CUDA packages (nvidia-*, triton,
 cuda-*) are left out of the lock: torch pins them itself, and the CPU build does not need them.
 
     python .ci/lock.py write            # after changing pyproject.toml (make lock)
@@ -147,6 +148,8 @@ def _freeze(python: str) -> dict[str, str]:
         if "==" in line and not line.startswith("#"):
             name, version = line.split("==", 1)
             if canonicalize_name(name) in ("pip", "wheel"):  # the venv's tools (setuptools: torch needs it)
+                continue
+            if CUDA_ONLY.match(canonicalize_name(name)):  # a .venv with the CUDA build
                 continue
             pins[name] = version.split("+")[0]  # torch 2.13.0+cpu -> 2.13.0, any build satisfies it
     return pins

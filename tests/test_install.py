@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import http.server
 import importlib.util
+import os
 import shutil
+import socket
 import subprocess
 import sys
 import threading
 import time
+import zipfile
 from pathlib import Path
 from types import ModuleType
+from urllib.parse import quote
 
 import pytest
 
@@ -32,6 +36,8 @@ def _load(name: str) -> ModuleType:
 
 install = _load("install")
 lock = _load("lock")
+H200 = install.Gpu("GPU 0: NVIDIA H200", (13, 2))
+OLD_DRIVER = install.Gpu("GPU 0: NVIDIA GeForce RTX 3060", (12, 4))  # e.g. Ubuntu 22.04's driver 550
 
 
 def _fake_command(folder: Path, name: str, script: str) -> Path:
@@ -50,16 +56,19 @@ def _fake_command(folder: Path, name: str, script: str) -> Path:
     [
         ("", "Linux", "x86_64", None, "cpu"),
         ("auto", "Linux", "aarch64", None, "cpu"),
-        ("", "Linux", "x86_64", "GPU 0: NVIDIA H200", "pypi"),
-        ("cpu", "Linux", "x86_64", "GPU 0: NVIDIA H200", "cpu"),
+        ("", "Linux", "x86_64", H200, "pypi"),
+        ("", "Linux", "x86_64", OLD_DRIVER, "cpu"),
+        ("cuda", "Linux", "x86_64", OLD_DRIVER, "pypi"),
+        ("", "Linux", "x86_64", install.Gpu("GPU 0: X", None), "pypi"),
+        ("cpu", "Linux", "x86_64", H200, "cpu"),
         ("cuda", "Linux", "x86_64", None, "pypi"),
         ("CPU", "Linux", "x86_64", None, "cpu"),
         ("", "Darwin", "arm64", None, "pypi"),
         ("cpu", "Darwin", "arm64", None, "pypi"),
-        ("", "Windows", "AMD64", "GPU 0: NVIDIA RTX", "pypi"),
+        ("", "Windows", "AMD64", H200, "pypi"),
     ],
 )
-def test_choose_torch(request_: str, system: str, machine: str, gpu: str | None, build: str) -> None:
+def test_choose_torch(request_: str, system: str, machine: str, gpu: install.Gpu | None, build: str) -> None:
     choice = install.choose_torch(request_, system, machine, gpu)
     assert choice.build == build
     assert (choice.index_url == install.CPU_INDEX) == (build == "cpu")
@@ -67,15 +76,17 @@ def test_choose_torch(request_: str, system: str, machine: str, gpu: str | None,
 
 
 def test_choose_torch_says_why() -> None:
-    assert "NVIDIA H200" in install.choose_torch("", "Linux", "x86_64", "GPU 0: NVIDIA H200").reason
+    assert "NVIDIA H200" in install.choose_torch("", "Linux", "x86_64", H200).reason
     assert "no NVIDIA GPU" in install.choose_torch("", "Linux", "x86_64", None).reason
+    reason = install.choose_torch("", "Linux", "x86_64", OLD_DRIVER).reason
+    assert "runs CUDA 12.4" in reason and "needs CUDA 13.0" in reason and "TORCH=cuda" in reason
 
 
 @pytest.mark.parametrize(
     ("request_", "system", "machine", "message"),
     [
         ("gpu", "Linux", "x86_64", "TORCH='gpu' is not known; use one of auto, cpu, cuda"),
-        ("", "Darwin", "x86_64", "no wheels for Intel macOS"),
+        ("", "Darwin", "x86_64", "no wheels for Intel macOS.*arm64 Python"),
         ("cuda", "Darwin", "arm64", "no CUDA build of torch for macOS"),
         ("cuda", "Windows", "AMD64", "install a CUDA build of torch by hand"),
         ("", "FreeBSD", "amd64", "no torch wheels for FreeBSD"),
@@ -86,12 +97,22 @@ def test_choose_torch_rejects(request_: str, system: str, machine: str, message:
         install.choose_torch(request_, system, machine, None)
 
 
+NVIDIA_SMI = (
+    'if [ "$1" = "-L" ]; then echo "GPU 0: NVIDIA H200 (UUID: GPU-1234)"; exit 0; fi\n'
+    'echo "| NVIDIA-SMI 580.82.07    Driver Version: 580.82.07    CUDA Version: 13.0 |"\n'
+)
+
+
 def test_detect_nvidia_gpu_with_a_fake_nvidia_smi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _fake_command(tmp_path / "bin", "nvidia-smi", 'echo "GPU 0: NVIDIA H200 (UUID: GPU-1234)"\n')
+    _fake_command(tmp_path / "bin", "nvidia-smi", NVIDIA_SMI)
     monkeypatch.setenv("PATH", str(tmp_path / "bin"))
-    assert install.detect_nvidia_gpu() == "GPU 0: NVIDIA H200"
-    choice = install.choose_torch("", "Linux", "x86_64", install.detect_nvidia_gpu())
+    gpu = install.detect_nvidia_gpu()
+    assert gpu == install.Gpu("GPU 0: NVIDIA H200", (13, 0))
+    choice = install.choose_torch("", "Linux", "x86_64", gpu)
     assert choice.build == "pypi" and "NVIDIA H200" in choice.reason
+    # the same GPU with an older driver: the CUDA build would not run, so the CPU build
+    _fake_command(tmp_path / "bin", "nvidia-smi", NVIDIA_SMI.replace("13.0", "12.2"))
+    assert install.choose_torch("", "Linux", "x86_64", install.detect_nvidia_gpu()).build == "cpu"
 
 
 def test_detect_nvidia_gpu_when_nvidia_smi_fails_or_is_absent(
@@ -117,6 +138,20 @@ def test_index_reachable_answers_at_once_when_it_is_not(tmp_path: Path) -> None:
     assert time.perf_counter() - start < 7
 
 
+def test_index_reachable_gives_up_on_a_silent_server_within_its_time_out() -> None:
+    """A firewall that drops packets, or a server that accepts but never answers: one deadline in all."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # connections complete in the backlog, nothing is ever sent back
+    try:
+        start = time.perf_counter()
+        ok, why = install.index_reachable(f"http://127.0.0.1:{silent.getsockname()[1]}/torch/", timeout=1)
+        assert not ok and "within 1 s" in why
+        assert time.perf_counter() - start < 2
+    finally:
+        silent.close()
+
+
 def test_index_reachable_with_a_local_index() -> None:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -139,7 +174,7 @@ def test_torch_command_for_each_case() -> None:
     cmd, note = install.torch_command("py", cpu, "2.13.0", lockfile, reachable=False)
     assert "--index-url" not in cmd and cmd[-1] == "torch==2.13.0"
     assert "cannot be reached" in note and "CUDA build" in note
-    gpu = install.choose_torch("", "Linux", "x86_64", "GPU 0: X")
+    gpu = install.choose_torch("", "Linux", "x86_64", H200)
     cmd, note = install.torch_command("py", gpu, "2.13.0", lockfile, reachable=None)
     assert "--index-url" not in cmd and "--no-deps" not in cmd and cmd[-1] == "torch==2.13.0"
 
@@ -170,6 +205,66 @@ def test_lock_version() -> None:
     assert install.lock_version(ROOT / "requirements.lock", "torch") == "2.13.0"
     with pytest.raises(SystemExit, match="does not pin no-such-package"):
         install.lock_version(ROOT / "requirements.lock", "no-such-package")
+
+
+def _fake_wheel(index: Path, name: str, version: str, requires: tuple[str, ...] = ()) -> None:
+    """A tiny pure-Python wheel in a PEP 503 index folder that pip reads through a file:// URL."""
+    folder = index / name
+    folder.mkdir(parents=True, exist_ok=True)
+    module, dist_info = name.replace("-", "_"), f"{name.replace('-', '_')}-{version}.dist-info"
+    filename = f"{module}-{version}-py3-none-any.whl"
+    files = {
+        f"{module}/__init__.py": f"VERSION = {version!r}\n",
+        f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+        + "".join(f"Requires-Dist: {r}\n" for r in requires),
+        f"{dist_info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    with zipfile.ZipFile(folder / filename, "w") as whl:
+        for path, text in files.items():
+            whl.writestr(path, text)
+        whl.writestr(
+            f"{dist_info}/RECORD", "".join(f"{path},,\n" for path in [*files, f"{dist_info}/RECORD"])
+        )
+    links = "".join(f'<a href="{quote(f.name)}">{f.name}</a>\n' for f in sorted(folder.glob("*.whl")))
+    (folder / "index.html").write_text(f"<html><body>\n{links}</body></html>\n")
+
+
+def test_switching_builds_swaps_torch_and_its_cuda_packages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TORCH=cuda then TORCH=cpu on one .venv, with fake torch wheels from two local indexes.
+
+    pip counts 2.13.0+cpu as satisfying torch==2.13.0 (and the other way round), so a plain
+    `pip install` would keep the old build; install_torch must really swap it, and drop the CUDA
+    packages when going back to the CPU build.
+    """
+    pypi, cpu_index = tmp_path / "pypi", tmp_path / "cpu"
+    _fake_wheel(pypi, "torch", "2.13.0", requires=("nvidia-fake-cublas",))
+    _fake_wheel(pypi, "nvidia-fake-cublas", "13.1")
+    _fake_wheel(cpu_index, "torch", "2.13.0+cpu")
+    for var in ("PIP_FIND_LINKS", "PIP_EXTRA_INDEX_URL", "PIP_CONSTRAINT", "PIP_NO_INDEX"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)  # this machine's pip.conf points at its own mirrors
+    monkeypatch.setenv("PIP_INDEX_URL", pypi.as_uri())
+    monkeypatch.setattr(install, "CPU_INDEX", cpu_index.as_uri())
+    monkeypatch.setattr(install, "index_reachable", lambda *args, **kwargs: (True, "reachable"))
+    lockfile = tmp_path / "requirements.lock"
+    lockfile.write_text("torch==2.13.0\n")
+    python = install.ensure_venv(tmp_path / ".venv", [sys.executable])
+    cpu, cuda = (
+        install.choose_torch("", "Linux", "x86_64", None),
+        install.choose_torch("cuda", "Linux", "x86_64", None),
+    )
+
+    assert install.install_torch(python, cpu, "2.13.0", lockfile, forced=False) == "2.13.0+cpu"
+    assert install.install_torch(python, cuda, "2.13.0", lockfile, forced=True) == "2.13.0"
+    assert install.installed_cuda_packages(python) == ["nvidia-fake-cublas"]
+    assert install.install_torch(python, cpu, "2.13.0", lockfile, forced=True) == "2.13.0+cpu"
+    assert install.installed_cuda_packages(python) == []
+    monkeypatch.setattr(
+        install, "run", lambda *a, **k: pytest.fail("a current torch must not be reinstalled")
+    )
+    assert install.install_torch(python, cpu, "2.13.0", lockfile, forced=False) == "2.13.0+cpu"
 
 
 # --------------------------------------------------------------------------- the venv
@@ -245,6 +340,10 @@ def test_the_lock_covers_every_supported_python() -> None:
         applying = [ln for ln in lines if lock.read_lock_line_applies(ln, version)]
         assert len(applying) == len(tables[version]), f"two pins of one package apply to Python {version}"
     assert not lock.CUDA_ONLY.match("numpy") and lock.CUDA_ONLY.match("nvidia-cublas")
+    cuda_lines = [ln for ln in lines if lock.CUDA_ONLY.match(ln.split("==")[0].lower())]
+    assert not cuda_lines, (
+        f"CUDA packages in the lock (conda on macOS/Windows and Binder would fail): {cuda_lines}"
+    )
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")

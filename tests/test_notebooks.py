@@ -52,6 +52,7 @@ def _colab_setup_lines() -> str:
     return (
         'if "google.colab" in sys.modules:\n'
         '    if not os.path.exists("/content/course/.installed"):\n'
+        '        print("Installing the course and what its notebooks import (once per Colab runtime) ...")\n'
         f"        !rm -rf /content/course && git clone -q --depth 1 {REPO_URL} /content/course"
         ' && pip install -q -e "/content/course[course]" && touch /content/course/.installed\n'
         '    if "/content/course" not in sys.path:\n'

@@ -55,13 +55,6 @@ def test_a_windows_checkout_keeps_the_data_byte_exact(tmp_path: Path) -> None:
         assert got == digest, f"data/{name} changes when checked out with core.autocrlf=true"
 
 
-def test_the_windows_check_can_fail(tmp_path: Path) -> None:
-    """Converting a data file's line endings does change its checksum (so the test above means something)."""
-    name = "names/Korean.txt"
-    crlf = (DATA / name).read_bytes().replace(b"\n", b"\r\n")
-    assert hashlib.sha256(crlf).hexdigest() != _manifest()[name]
-
-
 def test_ci_runs_the_readme_test_command() -> None:
     command = readme_test_command()
     assert re.search(rf"^{command}$", (ROOT / ".ci" / "run").read_text(), re.M)
