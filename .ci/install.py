@@ -1,13 +1,13 @@
 """Create .venv and install the course into it: the first step of `make lab` and `make test`.
 
-1. ``.venv``, made with this Python's ``venv`` module. A half-made one (no working pip, e.g. after
-   ``python3 -m venv`` failed for want of Debian's ``python3-venv``) is removed and made again.
+1. ``.venv``, made with this Python's ``venv`` module. A half-made one (no working Python or pip, e.g.
+   after ``python3 -m venv`` failed for want of Debian's ``python3-venv``) is removed and made again.
 2. ``torch==<the lock's version>``, the build that fits the machine (:func:`choose_torch`):
    no NVIDIA GPU on Linux -> the CPU build from PyTorch's CPU index (about 190 MB instead of about
-   3 GB of CUDA packages); an NVIDIA GPU -> PyPI's CUDA build; macOS and Windows -> PyPI's wheel.
-   ``make lab TORCH=cpu|cuda`` overrides the choice, ``TORCH_CPU_INDEX`` names a mirror of the CPU
-   index. When that index cannot be reached, pip falls back at once to its default index (a
-   5-second probe, not pip's long network time-out).
+   3 GB of CUDA packages); an NVIDIA GPU whose driver runs CUDA 13.0 -> PyPI's CUDA build; macOS and
+   Windows -> PyPI's wheel. ``make lab TORCH=cpu|cuda`` overrides the choice and swaps the build;
+   ``TORCH_CPU_INDEX`` names a mirror of the CPU index. When that index cannot be reached, pip
+   falls back at once to its default index (a 5-second probe, not pip's long network time-out).
 3. Everything else at the versions in ``requirements.lock``, and ``course_utils`` in editable mode.
 4. JupyterLab's news and update-check plugin turned off, for this environment only (no pop-up asking
    a new learner whether to fetch news from the internet).
@@ -239,7 +239,10 @@ def ensure_venv(venv: Path, python: list[str]) -> Path:
     if venv_is_usable(venv):
         return venv_python(venv)
     if venv.exists():
-        print(f"{venv.name} is half-made (no working pip): removing it and making it again", flush=True)
+        print(
+            f"{venv.name} is half-made (no working Python or pip): removing it and making it again",
+            flush=True,
+        )
         shutil.rmtree(venv)
     print(f"creating {venv.name} with {' '.join(python)}", flush=True)
     made = subprocess.run([*python, "-m", "venv", str(venv)])
