@@ -9,6 +9,7 @@ so this test parses every import and checks it against pyproject.toml.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.metadata
 import re
 import sys
@@ -53,11 +54,34 @@ def third_party(modules: set[str]) -> set[str]:
     }
 
 
+@functools.cache
+def _module_owners() -> dict[str, set[str]]:
+    """``{top-level module: {canonical distribution names}}`` for everything installed.
+
+    Like ``importlib.metadata.packages_distributions()``, but Python 3.10's version reads only
+    ``top_level.txt``, which wheels built with meson (numpy, matplotlib, ...) do not have; so the
+    names are also inferred from each distribution's files.
+    """
+    owners: dict[str, set[str]] = {}
+    for dist in importlib.metadata.distributions():
+        names = set((dist.read_text("top_level.txt") or "").split())
+        for f in dist.files or []:
+            if f.parts[0] == ".." or f.parts[0].endswith((".dist-info", ".data", ".pth")):
+                continue
+            if len(f.parts) > 1:
+                names.add(f.parts[0])
+            elif f.suffix in (".py", ".so", ".pyd"):
+                names.add(f.name.split(".")[0])
+        for name in names:
+            owners.setdefault(name, set()).add(canonicalize_name(dist.metadata["Name"]))
+    return owners
+
+
 def distributions_of(module: str) -> set[str]:
     """The installed distributions that provide top-level ``module`` (canonical names)."""
-    dists = importlib.metadata.packages_distributions().get(module)
+    dists = _module_owners().get(module)
     assert dists, f"no installed distribution provides the module {module!r}; is it installed?"
-    return {canonicalize_name(d) for d in dists}
+    return dists
 
 
 def setup_cell_installs(extras: list[str]) -> set[str]:
