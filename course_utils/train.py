@@ -200,6 +200,15 @@ def _resolve_device(model: nn.Module, device: str | torch.device | None) -> torc
     return device
 
 
+def _autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
+    """``torch.autocast`` to ``dtype`` on ``device``, or nothing when ``dtype`` is None."""
+    if dtype is None:
+        return contextlib.nullcontext()
+    if dtype not in (torch.bfloat16, torch.float16):
+        raise ValueError(f"autocast_dtype must be None, torch.bfloat16 or torch.float16, got {dtype!r}")
+    return torch.autocast(device.type, dtype=dtype)
+
+
 @contextlib.contextmanager
 def _eval_mode(model: nn.Module) -> Iterator[None]:
     """``model.eval()`` and ``torch.no_grad()`` for the block, then the previous train/eval mode again."""
@@ -238,8 +247,13 @@ def evaluate(
     loss_fn: LossFn,
     metrics: Mapping[str, MetricFn] | None = None,
     device: str | torch.device | None = None,
+    *,
+    autocast_dtype: torch.dtype | None = None,
 ) -> dict[str, float]:
     """Mean loss (``"loss"``) and each metric of ``model`` over ``loader``, without updating anything.
+
+    ``autocast_dtype`` (e.g. ``torch.bfloat16``, see :func:`course_utils.runtime.autocast_dtype`) runs the
+    forward pass under ``torch.autocast``.
 
     Runs in eval mode under ``torch.no_grad()`` (the previous train/eval mode is restored afterwards).
     Metrics see the outputs and targets of all batches concatenated along dim 0; sequence batches
@@ -252,11 +266,12 @@ def evaluate(
     all_outputs, all_targets = [], []
     with _eval_mode(model):
         for inputs, targets in _batches(loader, device, "the evaluation loader"):
-            outputs = _forward(model, inputs)
-            n = _n_targets(loss_fn, targets)
-            if n > 0:
-                total += _mean_loss(loss_fn, outputs, targets).item() * n
-                count += n
+            with _autocast(device, autocast_dtype):
+                outputs = _forward(model, inputs)
+                n = _n_targets(loss_fn, targets)
+                if n > 0:
+                    total += _mean_loss(loss_fn, outputs, targets).item() * n
+                    count += n
             if metrics:
                 all_outputs.append(outputs.detach().cpu() if isinstance(outputs, Tensor) else outputs)
                 all_targets.append(targets.cpu())
@@ -346,6 +361,7 @@ def _train_one_epoch(
     clip_grad_norm: float | None,
     batch_scheduler: Any,
     progress: bool,
+    autocast_dtype: torch.dtype | None = None,
 ) -> dict[str, float]:
     """One pass over ``loader`` in train mode; returns ``train_loss`` (and ``grad_norm`` when clipping)."""
     model.train()
@@ -362,8 +378,9 @@ def _train_one_epoch(
         n = _n_targets(loss_fn, targets)
         if n == 0:  # every target is padding: nothing to learn from this batch
             continue
-        outputs = _forward(model, inputs)
-        loss = _mean_loss(loss_fn, outputs, targets)
+        with _autocast(device, autocast_dtype):
+            outputs = _forward(model, inputs)
+            loss = _mean_loss(loss_fn, outputs, targets)
         loss_value = loss.item()
         if not math.isfinite(loss_value):
             raise FloatingPointError(
@@ -413,6 +430,7 @@ def fit(
     restore_best: bool = True,
     progress: bool = True,
     scheduler_interval: str = "epoch",
+    autocast_dtype: torch.dtype | None = None,
 ) -> History:
     """Train ``model`` for up to ``epochs`` epochs and return its :class:`History`.
 
@@ -425,8 +443,9 @@ def fit(
     without ``val_loader`` the default ``"val_loss"`` falls back to ``"train_loss"``. With ``patience``,
     training stops after that many epochs without improvement. With ``restore_best`` the model ends with
     the weights of the best epoch. ``clip_grad_norm=float("inf")`` records ``grad_norm`` without clipping.
-    ``device=None`` keeps the model on its current device. A non-finite loss raises FloatingPointError.
-    The model is left in eval mode.
+    ``device=None`` keeps the model on its current device. ``autocast_dtype`` (e.g. ``torch.bfloat16``,
+    see :func:`course_utils.runtime.autocast_dtype`) runs forward passes and the loss under
+    ``torch.autocast``. A non-finite loss raises FloatingPointError. The model is left in eval mode.
     """
     metrics = dict(metrics or {})
     _check_fit_args(
@@ -472,10 +491,11 @@ def fit(
                 clip_grad_norm,
                 batch_scheduler,
                 progress,
+                autocast_dtype,
             )
         )
         if val_loader is not None:
-            val = evaluate(model, val_loader, loss_fn, metrics, device)
+            val = evaluate(model, val_loader, loss_fn, metrics, device, autocast_dtype=autocast_dtype)
             row.update({f"val_{name}": value for name, value in val.items()})
         row["lr"] = float(lr)
         history.epochs.append(row)

@@ -91,3 +91,30 @@ def test_setup_prints_and_returns(
     a = torch.rand(2)
     runtime.setup(seed=7)
     torch.testing.assert_close(torch.rand(2), a)
+
+
+def test_autocast_dtype(monkeypatch: pytest.MonkeyPatch) -> None:
+    from course_utils import runtime
+
+    monkeypatch.setenv(runtime.AUTOCAST_ENV, "off")
+    assert runtime.autocast_dtype("cpu") is None
+    monkeypatch.setenv(runtime.AUTOCAST_ENV, "bf16")
+    assert runtime.autocast_dtype("cpu") is torch.bfloat16
+    monkeypatch.setenv(runtime.AUTOCAST_ENV, "fp8")
+    with pytest.raises(ValueError, match="COURSE_AUTOCAST='fp8' is not known"):
+        runtime.autocast_dtype("cpu")
+    monkeypatch.delenv(runtime.AUTOCAST_ENV)
+    monkeypatch.setattr(runtime, "_autocast_cache", {})
+    # auto: bfloat16 exactly when the measured matrix-product speed-up is at least 1.5x
+    monkeypatch.setattr(runtime, "_bf16_speedup_on_cpu", lambda: 2.5)
+    assert runtime.autocast_dtype("cpu") is torch.bfloat16
+    monkeypatch.setattr(runtime, "_autocast_cache", {})
+    monkeypatch.setattr(runtime, "_bf16_speedup_on_cpu", lambda: 0.3)  # emulated bfloat16
+    assert runtime.autocast_dtype(torch.device("cpu")) is None
+    assert runtime.autocast_dtype("meta") is None
+
+
+def test_bf16_speedup_is_measured() -> None:
+    from course_utils import runtime
+
+    assert runtime._bf16_speedup_on_cpu() > 0

@@ -632,3 +632,23 @@ def test_count_parameters():
     tied = nn.Linear(4, 4, bias=False)
     shared = nn.Sequential(tied, tied)
     assert count_parameters(shared) == 16
+
+
+def test_fit_and_evaluate_under_bfloat16_autocast(loaders):
+    """autocast_dtype runs the forward pass in bfloat16 (seen by a hook) and still learns."""
+    train, val = loaders
+    model = logistic_regression()
+    seen = []
+    model.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+    history = fit(
+        model, torch.optim.SGD(model.parameters(), lr=0.5), nn.CrossEntropyLoss(), train, val,
+        epochs=4, progress=False, autocast_dtype=torch.bfloat16,
+    )  # fmt: skip
+    assert set(seen) == {torch.bfloat16}
+    assert history["train_loss"][-1] < 0.7 * history["train_loss"][0]
+    seen.clear()
+    evaluate(model, val, nn.CrossEntropyLoss(), autocast_dtype=torch.bfloat16)
+    evaluate(model, val, nn.CrossEntropyLoss())
+    assert torch.bfloat16 in seen and torch.float32 in seen
+    with pytest.raises(ValueError, match="autocast_dtype must be None, torch.bfloat16 or torch.float16"):
+        evaluate(model, val, nn.CrossEntropyLoss(), autocast_dtype=torch.float64)
