@@ -4,7 +4,9 @@
 One concept per module: ``runtime`` (device, seed, profile), ``data`` (bundled data sets),
 ``text`` (vocabulary, tokenizers, padding, bucketing), ``train`` (training loop, checkpoints),
 ``metrics`` and ``plot``; then, per part of the course, ``hmm`` and ``tagger`` (01), ``ngram`` (02),
-``names`` (04), ``rnn`` and ``charmodels`` (05).
+``names`` (04), ``rnn`` and ``charmodels`` (05), and for translation (08-10) ``translation`` (the
+Multi30k pipeline and training recipe), ``seq2seq`` (RNN encoder-decoders), ``attention``,
+``decoding`` (greedy, beam search, sampling on one interface) and ``bleu``.
 """
 
 from course_utils.runtime import by_profile, get_device, get_profile, seed_everything, setup

@@ -1,0 +1,133 @@
+"""The Multi30k translation pipeline: tokens, vocabularies, reversed source, batches, decoding."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from course_utils.seq2seq import make_model
+from course_utils.translation import (
+    SPLITS,
+    Recipe,
+    TranslationData,
+    bleu_on,
+    load_translation_data,
+    make_loader,
+    perplexity,
+    train_translation,
+    translate,
+    translate_corpus,
+)
+
+
+@pytest.fixture(scope="module")
+def data() -> TranslationData:
+    return load_translation_data()
+
+
+@pytest.fixture(scope="module")
+def small() -> TranslationData:
+    return load_translation_data(max_train=300)
+
+
+def test_splits_sizes_and_tokens(data: TranslationData) -> None:
+    assert SPLITS == ("train", "val", "test")
+    assert [len(data.examples[s]) for s in SPLITS] == [29000, 1014, 1000]
+    de, en = data.tokens["train"][0]
+    assert de[:3] == ["zwei", "junge", "weiße"] and en[:3] == ["two", "young", ","]
+    assert all(t == t.lower() for src, tgt in data.tokens["test"] for t in src + tgt)
+
+
+def test_vocabularies_keep_words_seen_twice(data: TranslationData) -> None:
+    freqs = data.src_vocab.freqs
+    assert all(freqs[t] >= 2 for t in data.src_vocab.itos[4:])
+    rare = next(t for t, c in freqs.items() if c == 1)
+    assert rare not in data.src_vocab
+    assert (len(data.src_vocab), len(data.tgt_vocab)) == (7851, 5892)  # with the four specials
+
+
+def test_examples_layout(data: TranslationData) -> None:
+    (src, tgt), (de, en) = data.examples["val"][0], data.tokens["val"][0]
+    assert src == data.src_vocab.encode(de) + [data.src_vocab.eos_idx]
+    assert tgt == [data.tgt_vocab.bos_idx] + data.tgt_vocab.encode(en) + [data.tgt_vocab.eos_idx]
+    assert data.decode_target(tgt) == [t if t in data.tgt_vocab else "<unk>" for t in en]
+
+
+def test_reversed_source() -> None:
+    fwd, rev = load_translation_data(max_train=500), load_translation_data(max_train=500, reverse_source=True)
+    (src_f, tgt_f), (src_r, tgt_r) = fwd.examples["test"][3], rev.examples["test"][3]
+    assert src_r[:-1] == src_f[:-1][::-1] and src_r[-1] == src_f[-1] == fwd.src_vocab.eos_idx
+    assert tgt_f == tgt_r
+    assert rev.encode_source("ein hund läuft .")[:-1] == fwd.encode_source("ein hund läuft .")[:-1][::-1]
+
+
+def test_unknown_counts(data: TranslationData) -> None:
+    counts = data.unknown_counts("test")
+    assert counts["src_tokens"] == sum(len(s) for s, _ in data.tokens["test"])
+    assert counts["tgt_tokens"] == sum(len(t) for _, t in data.tokens["test"])
+    by_hand = sum(t not in data.src_vocab for s, _ in data.tokens["test"] for t in s)
+    assert counts["src_unk"] == by_hand > 0
+    assert data.unknown_counts("train")["src_unk"] == sum(
+        data.src_vocab.freqs[t] for t in data.src_vocab.freqs if t not in data.src_vocab
+    )
+
+
+def test_encode_source(data: TranslationData) -> None:
+    ids = data.encode_source("Ein Mann fährt Fahrrad.")
+    assert data.src_vocab.decode(ids) == ["ein", "mann", "fährt", "fahrrad", "."]
+    assert data.encode_source(["ein", "mann"]) == data.src_vocab.encode(["ein", "mann"], add_eos=True)
+    with pytest.raises(ValueError, match="empty"):
+        data.encode_source("   ")
+
+
+def test_make_loader_batches(small: TranslationData) -> None:
+    loader = make_loader(small, "val", 64)
+    seen = 0
+    for (src, src_len, tgt_in), tgt_out in loader:
+        B = src.shape[0]
+        assert src.dtype == torch.long and src_len.shape == (B,) and tgt_in.shape == tgt_out.shape
+        assert int(src_len.max()) == src.shape[1]
+        assert (tgt_in[:, 0] == small.tgt_vocab.bos_idx).all()
+        assert (tgt_in[:, 1:] == tgt_out[:, :-1]).all()  # shifted by one
+        assert ((tgt_out == small.tgt_vocab.eos_idx).sum(1) == 1).all()
+        seen += B
+    assert seen == len(small.examples["val"])
+
+
+def test_bad_arguments(small: TranslationData) -> None:
+    with pytest.raises(ValueError, match="min_freq"):
+        load_translation_data(min_freq=0)
+    with pytest.raises(TypeError, match="reverse_source"):
+        load_translation_data(reverse_source="yes")
+    with pytest.raises(ValueError, match="max_train"):
+        load_translation_data(max_train=0)
+    with pytest.raises(ValueError, match="unknown split"):
+        make_loader(small, "dev", 8)
+    with pytest.raises(ValueError, match="batch_size"):
+        make_loader(small, "train", 0)
+    with pytest.raises(ValueError, match="unknown split"):
+        small.unknown_counts("dev")
+    with pytest.raises(TypeError, match="decoding interface"):
+        translate_corpus(torch.nn.Linear(2, 2), [[4, 3]], small)
+    with pytest.raises(TypeError, match="one German sentence"):
+        translate(make_model("gru-context", small), ["ein", "hund"], small)
+    with pytest.raises(TypeError, match="Recipe"):
+        train_translation(make_model("gru-context", small), small, {"epochs": 1})
+
+
+def test_train_translate_and_score_end_to_end(small: TranslationData) -> None:
+    """A tiny model trained for one epoch: the pieces fit together and the scores are sane."""
+    torch.manual_seed(0)
+    model = make_model("attention", small, emb_dim=16, hidden_size=16, attn_dim=16)
+    history = train_translation(model, small, Recipe(epochs=1, batch_size=64, max_lr=1e-2), progress=False)
+    assert history["train_loss"][0] > 0 and len(history["val_loss"]) == 1
+    ppl = perplexity(model, small, "val")
+    assert 1 < ppl < len(small.tgt_vocab)
+    text = translate(model, "Ein Hund läuft im Schnee.", small, max_len=12)
+    assert isinstance(text, str) and len(text.split()) <= 12
+    sources = [s for s, _ in small.examples["test"][:20]]
+    greedy = translate_corpus(model, sources, small, max_len=12)
+    one_by_one = [translate_corpus(model, [s], small, max_len=12)[0] for s in sources]
+    assert greedy == one_by_one  # batching by length does not change the output or its order
+    score, hyps = bleu_on(model, small, "test", beam_size=2)
+    assert len(hyps) == 1000 and 0 <= score.score <= 100
