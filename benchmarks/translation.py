@@ -19,7 +19,7 @@ import course_utils as cu
 from course_utils.runtime import autocast_dtype
 from course_utils.seq2seq import MODELS, make_model
 from course_utils.train import count_parameters
-from course_utils.translation import Recipe, bleu_on, load_translation_data, perplexity, train_translation
+from course_utils.translation import bleu_on, load_translation_data, perplexity, train_translation
 
 
 def main() -> None:
