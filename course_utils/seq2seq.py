@@ -123,9 +123,16 @@ class DeepOutput(nn.Module):
     """
 
     def __init__(
-        self, in_dim: int, out_dim: int, vocab_size: int, tie_to: nn.Embedding | None = None
+        self,
+        in_dim: int,
+        out_dim: int,
+        vocab_size: int,
+        tie_to: nn.Embedding | None = None,
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        _check_dropout(dropout)
+        self.dropout = nn.Dropout(dropout)
         for name, value in dict(in_dim=in_dim, out_dim=out_dim, vocab_size=vocab_size).items():
             _check_positive_int(value, name)
         if tie_to is not None and tuple(tie_to.weight.shape) != (vocab_size, out_dim):
@@ -136,11 +143,17 @@ class DeepOutput(nn.Module):
         self.pre = nn.Linear(in_dim, 2 * out_dim)
         self.proj = nn.Linear(out_dim, vocab_size)
         if tie_to is not None:
+            # nn.Embedding starts at N(0, 1): as an output matrix that gives logits of size ~sqrt(P) and a
+            # first loss far above log V. N(0, 1/P) starts both roles at a sensible scale.
+            with torch.no_grad():
+                nn.init.normal_(tie_to.weight, std=out_dim**-0.5)
+                if tie_to.padding_idx is not None:
+                    tie_to.weight[tie_to.padding_idx].zero_()
             self.proj.weight = tie_to.weight
 
     def forward(self, x: Tensor) -> Tensor:
         t = self.pre(x).unflatten(-1, (-1, 2)).amax(-1)  # (..., P): maxout over pairs of units
-        return self.proj(t)  # (..., V)
+        return self.proj(self.dropout(t))  # (..., V); dropout on the P units, 4x cheaper than on x
 
 
 class _Seq2SeqBase(nn.Module):
@@ -331,7 +344,7 @@ class GRUContextSeq2Seq(_Seq2SeqBase):
         emb = self.dropout(self.tgt_emb(tokens))  # (B, T, E)
         ctx = state.context[:, None].expand(-1, tokens.shape[1], -1)  # (B, T, H)
         out, h = self.decoder(torch.cat([emb, ctx], dim=-1), state.s[None].contiguous())  # out (B, T, H)
-        logits = self.out(self.dropout(torch.cat([out, emb, ctx], dim=-1)))  # (B, T, V)
+        logits = self.out(torch.cat([out, emb, ctx], dim=-1))  # (B, T, V)
         return logits, GRUContextState(h[0], state.context)
 
     def _step(self, tokens: Tensor, state: GRUContextState) -> tuple[Tensor, GRUContextState]:
@@ -412,7 +425,9 @@ class AttentionSeq2Seq(_Seq2SeqBase):
         self.attention = make_attention(attention, H, key_dim, attn_dim)
         self.cell = nn.GRUCell(emb_dim + 2 * H, H)
         self.dropout = nn.Dropout(dropout)
-        self.out = DeepOutput(H + 2 * H + emb_dim, emb_dim, tgt_vocab_size, tie_to=self.tgt_emb)
+        self.out = DeepOutput(
+            H + 2 * H + emb_dim, emb_dim, tgt_vocab_size, tie_to=self.tgt_emb, dropout=dropout
+        )
 
     def start(self, src: Tensor, src_len: Tensor) -> AttentionState:
         """Encode the source once: memory, projected keys, mask and s_0."""
@@ -440,7 +455,7 @@ class AttentionSeq2Seq(_Seq2SeqBase):
         emb = self.dropout(self.tgt_emb(tokens))  # (B, E)
         context, weights = self._attend(state)
         s = self.cell(torch.cat([emb, context], dim=-1).float(), state.s.float())  # (B, H)
-        logits = self.out(self.dropout(torch.cat([s, context, emb], dim=-1)))  # (B, V)
+        logits = self.out(torch.cat([s, context, emb], dim=-1))  # (B, V)
         return logits, state._replace(s=s, weights=weights)
 
     def forward(
@@ -464,7 +479,7 @@ class AttentionSeq2Seq(_Seq2SeqBase):
             states.append(s)
             contexts.append(context)
         features = torch.cat([torch.stack(states, 1), torch.stack(contexts, 1), emb], dim=-1)  # (B, T, 3H+E)
-        return self.out(self.dropout(features))
+        return self.out(features)
 
 
 # --------------------------------------------------------------------------- the course's models
@@ -486,8 +501,16 @@ MODELS: dict[str, ModelSpec] = {
         LSTMSeq2Seq, dict(emb_dim=256, hidden_size=512, num_layers=2, dropout=0.3), reverse_source=True
     ),
     "lstm-forward": ModelSpec(LSTMSeq2Seq, dict(emb_dim=256, hidden_size=512, num_layers=2, dropout=0.3)),
-    "gru-context": ModelSpec(GRUContextSeq2Seq, dict(emb_dim=256, hidden_size=512, dropout=0.3)),
-    "attention": ModelSpec(AttentionSeq2Seq, dict(emb_dim=256, hidden_size=256, attn_dim=256, dropout=0.3)),
+    "gru-context": ModelSpec(
+        GRUContextSeq2Seq,
+        dict(emb_dim=256, hidden_size=512, dropout=0.3),
+        recipe=Recipe(epochs=8, batch_size=256, max_lr=4e-3),
+    ),
+    "attention": ModelSpec(
+        AttentionSeq2Seq,
+        dict(emb_dim=256, hidden_size=256, attn_dim=256, dropout=0.3),
+        recipe=Recipe(epochs=8, batch_size=256, max_lr=4e-3),
+    ),
 }
 
 

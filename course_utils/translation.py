@@ -14,7 +14,8 @@ From raw sentence pairs to padded batches and back to an English string:
 * :func:`translate` and :func:`translate_corpus` - decode with any model that has the course's decoding
   interface (``start`` / ``step``, see :mod:`course_utils.decoding`), greedily or with beam search;
 * :class:`Recipe`, :func:`train_translation`, :func:`perplexity` and :func:`bleu_on` - the training
-  recipe and the two scores every translation model of the course reports.
+  recipe and the two scores every translation model of the course reports;
+* :func:`attention_map` - where an attention model looks while it writes each word (for heatmaps).
 
 An example is ``(src_ids, tgt_ids)``: ``src_ids`` = source tokens (reversed if asked) + ``<eos>``,
 ``tgt_ids`` = ``<bos>`` + target tokens + ``<eos>``. A batch is padded with ``<pad>``; the decoder
@@ -40,6 +41,7 @@ __all__ = [
     "SPLITS",
     "Recipe",
     "TranslationData",
+    "attention_map",
     "bleu_on",
     "load_translation_data",
     "make_loader",
@@ -368,3 +370,37 @@ def bleu_on(
         length_penalty=length_penalty, alpha=alpha, autocast_dtype=autocast_dtype,
     )  # fmt: skip
     return corpus_bleu(hyps, [[ref] for ref in data.references(split)]), hyps
+
+
+@torch.no_grad()
+def attention_map(
+    model: torch.nn.Module, sentence: str, data: TranslationData, *, max_len: int = 60
+) -> tuple[list[str], list[str], Tensor]:
+    """Translate one German sentence greedily and keep the attention weights of every output step.
+
+    Returns ``(source tokens as the model reads them, output tokens ending with <eos>, weights)``
+    with weights (T_out, S): row t is where the model looked while writing output token t. Works
+    for any model whose decoding state has a ``weights`` field (B, S), e.g. :class:`AttentionSeq2Seq`.
+    """
+    _check_decoder(model)
+    src = data.encode_source(sentence)
+    was_training = model.training
+    model.eval()
+    try:
+        device = next(model.parameters()).device
+        state = model.start(torch.tensor([src], device=device), torch.tensor([len(src)]))
+        if not hasattr(state, "weights"):
+            raise TypeError(
+                f"{type(model).__name__}'s decoding state has no attention weights; use an attention model"
+            )
+        token, out, rows = data.tgt_vocab.bos_idx, [], []
+        for _ in range(max_len):
+            logp, state = model.step(torch.tensor([token], device=device), state)
+            token = int(logp[0].argmax())
+            out.append(data.tgt_vocab.lookup_token(token))
+            rows.append(state.weights[0].float().cpu())
+            if token == data.tgt_vocab.eos_idx:
+                break
+    finally:
+        model.train(was_training)
+    return data.src_vocab.decode(src, skip_specials=False), out, torch.stack(rows)

@@ -184,3 +184,23 @@ def test_make_model_and_registry() -> None:
         make_model("lstm", data)
     with pytest.raises(ValueError, match="unknown model"):
         make_model("transformer-xl", data)
+
+
+def test_deep_output_is_maxout_then_tied_projection() -> None:
+    from course_utils.seq2seq import DeepOutput
+
+    torch.manual_seed(0)
+    emb = torch.nn.Embedding(TGT_V, 4, padding_idx=PAD)
+    out = DeepOutput(6, 4, TGT_V, tie_to=emb).eval()
+    assert out.proj.weight is emb.weight  # one matrix, two roles
+    assert emb.weight[PAD].abs().sum() == 0 and 0.2 < emb.weight[1:].std() < 0.8  # N(0, 1/P) init
+    x = torch.randn(3, 5, 6)
+    pre = out.pre(x)  # (3, 5, 8): pairs (0, 1), (2, 3), ...
+    t = torch.maximum(pre[..., 0::2], pre[..., 1::2])
+    torch.testing.assert_close(out(x), t @ emb.weight.T + out.proj.bias)
+    untied = DeepOutput(6, 4, TGT_V)
+    assert untied.proj.weight is not emb.weight
+    with pytest.raises(ValueError, match=r"tie_to must be an embedding of shape \(V, P\) = \(11, 5\)"):
+        DeepOutput(6, 5, TGT_V, tie_to=emb)
+    with pytest.raises(ValueError, match="dropout"):
+        DeepOutput(6, 4, TGT_V, dropout=-0.1)

@@ -10,6 +10,7 @@ from course_utils.translation import (
     SPLITS,
     Recipe,
     TranslationData,
+    attention_map,
     bleu_on,
     load_translation_data,
     make_loader,
@@ -131,3 +132,9 @@ def test_train_translate_and_score_end_to_end(small: TranslationData) -> None:
     assert greedy == one_by_one  # batching by length does not change the output or its order
     score, hyps = bleu_on(model, small, "test", beam_size=2)
     assert len(hyps) == 1000 and 0 <= score.score <= 100
+    src_tokens, out, weights = attention_map(model, "Ein Hund läuft im Schnee.", small, max_len=12)
+    assert src_tokens[-1] == "<eos>" and len(src_tokens) == 7 and weights.shape == (len(out), 7)
+    torch.testing.assert_close(weights.sum(1), torch.ones(len(out)))
+    assert out[:-1] == text.split() or len(out) == 12
+    with pytest.raises(TypeError, match="no attention weights"):
+        attention_map(make_model("gru-context", small, emb_dim=8, hidden_size=8), "ein hund", small)
