@@ -146,8 +146,9 @@ def test_index_reachable_gives_up_on_a_silent_server_within_its_time_out() -> No
     try:
         start = time.perf_counter()
         ok, why = install.index_reachable(f"http://127.0.0.1:{silent.getsockname()[1]}/torch/", timeout=1)
-        assert not ok and "within 1 s" in why
-        assert time.perf_counter() - start < 2
+        # the thread's deadline or the socket's own time-out, whichever fires first on a busy machine
+        assert not ok and ("within 1 s" in why or "timed out" in why)
+        assert time.perf_counter() - start < 3
     finally:
         silent.close()
 
