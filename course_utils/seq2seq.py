@@ -37,7 +37,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from course_utils.attention import make_attention
-from course_utils.rnn import _check_positive_int
+from course_utils.rnn import _check_dropout, _check_positive_ints
 from course_utils.translation import Recipe
 
 __all__ = [
@@ -53,11 +53,6 @@ __all__ = [
     "SequenceCrossEntropy",
     "make_model",
 ]
-
-
-def _check_dropout(p: float) -> None:
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
-        raise ValueError(f"dropout must be a number in [0, 1), got {p!r}")
 
 
 def _check_batch(src: Tensor, src_len: Tensor, pad_idx: int) -> None:
@@ -133,8 +128,7 @@ class DeepOutput(nn.Module):
         super().__init__()
         _check_dropout(dropout)
         self.dropout = nn.Dropout(dropout)
-        for name, value in dict(in_dim=in_dim, out_dim=out_dim, vocab_size=vocab_size).items():
-            _check_positive_int(value, name)
+        _check_positive_ints(in_dim=in_dim, out_dim=out_dim, vocab_size=vocab_size)
         if tie_to is not None and tuple(tie_to.weight.shape) != (vocab_size, out_dim):
             raise ValueError(
                 f"tie_to must be an embedding of shape (V, P) = ({vocab_size}, {out_dim}), "
@@ -238,11 +232,13 @@ class LSTMSeq2Seq(_Seq2SeqBase):
         pad_idx: int = 0,
     ) -> None:
         super().__init__()
-        for name, value in dict(
-            src_vocab_size=src_vocab_size, tgt_vocab_size=tgt_vocab_size, emb_dim=emb_dim,
-            hidden_size=hidden_size, num_layers=num_layers,
-        ).items():  # fmt: skip
-            _check_positive_int(value, name)
+        _check_positive_ints(
+            src_vocab_size=src_vocab_size,
+            tgt_vocab_size=tgt_vocab_size,
+            emb_dim=emb_dim,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+        )
         _check_dropout(dropout)
         self.pad_idx, self.tgt_vocab_size = pad_idx, tgt_vocab_size
         inner = dropout if num_layers > 1 else 0.0
@@ -314,13 +310,12 @@ class GRUContextSeq2Seq(_Seq2SeqBase):
         pad_idx: int = 0,
     ) -> None:
         super().__init__()
-        for name, value in dict(
+        _check_positive_ints(
             src_vocab_size=src_vocab_size,
             tgt_vocab_size=tgt_vocab_size,
             emb_dim=emb_dim,
             hidden_size=hidden_size,
-        ).items():
-            _check_positive_int(value, name)
+        )
         _check_dropout(dropout)
         self.pad_idx, self.tgt_vocab_size = pad_idx, tgt_vocab_size
         self.src_emb = nn.Embedding(src_vocab_size, emb_dim, padding_idx=pad_idx)
@@ -406,11 +401,13 @@ class AttentionSeq2Seq(_Seq2SeqBase):
         pad_idx: int = 0,
     ) -> None:
         super().__init__()
-        for name, value in dict(
-            src_vocab_size=src_vocab_size, tgt_vocab_size=tgt_vocab_size, emb_dim=emb_dim,
-            hidden_size=hidden_size, attn_dim=attn_dim,
-        ).items():  # fmt: skip
-            _check_positive_int(value, name)
+        _check_positive_ints(
+            src_vocab_size=src_vocab_size,
+            tgt_vocab_size=tgt_vocab_size,
+            emb_dim=emb_dim,
+            hidden_size=hidden_size,
+            attn_dim=attn_dim,
+        )
         _check_dropout(dropout)
         self.pad_idx, self.tgt_vocab_size = pad_idx, tgt_vocab_size
         H = hidden_size
