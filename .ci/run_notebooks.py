@@ -21,6 +21,8 @@ from nbclient import NotebookClient
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+# what a saved notebook shows in place of an interactive widget (its own text/plain is its Python repr)
+WIDGET_NOTE = "[an interactive widget: run this cell in JupyterLab or Colab to use it]"
 
 
 def _final_bar_text(model_id: str, state: dict) -> str | None:
@@ -45,8 +47,8 @@ def _hidden(model_id: str, state: dict) -> bool:
 
 
 def freeze_progress_bars(nb: nbformat.NotebookNode) -> None:
-    """Drop bars closed with ``leave=False``, turn the others into plain text (their final state) and
-    remove the notebook's widget state."""
+    """Drop bars closed with ``leave=False``, turn the others into plain text (their final state), other
+    widgets into a note saying how to use them, and remove the notebook's widget state."""
     state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
     for cell in nb.cells:
         kept = []
@@ -55,7 +57,7 @@ def freeze_progress_bars(nb: nbformat.NotebookNode) -> None:
             if view and _hidden(view["model_id"], state):
                 continue
             if view:
-                text = _final_bar_text(view["model_id"], state) or out["data"].get("text/plain", "")
+                text = _final_bar_text(view["model_id"], state) or WIDGET_NOTE
                 out["data"] = {"text/plain": text}
             kept.append(out)
         if cell.cell_type == "code":

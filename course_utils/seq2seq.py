@@ -206,6 +206,21 @@ class _Seq2SeqBase(nn.Module):
 # --------------------------------------------------------------------------- Sutskever et al.
 
 
+def _lstm_fp32(lstm: nn.LSTM, x, hx=None):
+    """Run ``lstm`` in float32 even under autocast: oneDNN's bfloat16 LSTM kernel rejects some inputs
+    on CPU ("could not create a primitive descriptor"), so the recurrence stays in float32 and only
+    the layers around it (embeddings, output projection) use the lower precision."""
+    device_type = next(lstm.parameters()).device.type
+    with torch.autocast(device_type, enabled=False):
+        if isinstance(x, Tensor):
+            x = x.float()
+        else:  # a PackedSequence
+            x = x._replace(data=x.data.float())
+        if hx is not None:
+            hx = tuple(h.float() for h in hx)
+        return lstm(x, hx)
+
+
 class LSTMState(NamedTuple):
     """Decoder state of :class:`LSTMSeq2Seq`: h and c of every layer, batch first: (B, L, H) each."""
 
@@ -254,14 +269,16 @@ class LSTMSeq2Seq(_Seq2SeqBase):
         _check_batch(src, src_len, self.pad_idx)
         emb = self.dropout(self.src_emb(src))  # (B, S, E)
         packed = pack_padded_sequence(emb, src_len.cpu(), batch_first=True, enforce_sorted=False)
-        _, (h, c) = self.encoder(packed)  # (L, B, H) each, the state after each sentence's last real token
+        _, (h, c) = _lstm_fp32(
+            self.encoder, packed
+        )  # (L, B, H) each, the state after each sentence's last real token
         return LSTMState(h.transpose(0, 1).contiguous(), c.transpose(0, 1).contiguous())
 
     def _run(self, tokens: Tensor, state: LSTMState) -> tuple[Tensor, LSTMState]:
         """The decoder over tokens (B, T): logits (B, T, V) and the state after the last token."""
         emb = self.dropout(self.tgt_emb(tokens))  # (B, T, E)
         hc = (state.h.transpose(0, 1).contiguous(), state.c.transpose(0, 1).contiguous())  # (L, B, H)
-        out, (h, c) = self.decoder(emb, hc)  # out (B, T, H)
+        out, (h, c) = _lstm_fp32(self.decoder, emb, hc)  # out (B, T, H)
         return self.out(self.dropout(out)), LSTMState(h.transpose(0, 1), c.transpose(0, 1))
 
     def _step(self, tokens: Tensor, state: LSTMState) -> tuple[Tensor, LSTMState]:
@@ -494,19 +511,29 @@ class ModelSpec:
 
 #: The translation models the notebooks train, by name; notebooks and ``benchmarks/translation.py`` share them.
 MODELS: dict[str, ModelSpec] = {
+    # the lecture's LSTM has 2 layers of 512; 256 here (notebook 08 compares its set-ups at width 128)
     "lstm": ModelSpec(
-        LSTMSeq2Seq, dict(emb_dim=256, hidden_size=512, num_layers=2, dropout=0.3), reverse_source=True
+        LSTMSeq2Seq,
+        dict(emb_dim=256, hidden_size=256, num_layers=2, dropout=0.3),
+        reverse_source=True,
+        recipe=Recipe(epochs=2, batch_size=128, max_lr=3e-3),
     ),
-    "lstm-forward": ModelSpec(LSTMSeq2Seq, dict(emb_dim=256, hidden_size=512, num_layers=2, dropout=0.3)),
+    "lstm-forward": ModelSpec(
+        LSTMSeq2Seq,
+        dict(emb_dim=256, hidden_size=256, num_layers=2, dropout=0.3),
+        recipe=Recipe(epochs=2, batch_size=128, max_lr=3e-3),
+    ),
     "gru-context": ModelSpec(
         GRUContextSeq2Seq,
-        dict(emb_dim=256, hidden_size=512, dropout=0.3),
-        recipe=Recipe(epochs=8, batch_size=256, max_lr=4e-3),
+        dict(emb_dim=256, hidden_size=256, dropout=0.3),
+        recipe=Recipe(epochs=4, batch_size=128, max_lr=3e-3),
     ),
+    # 3 epochs keep notebook 09 within its time budget on a float32-only 2-core CPU; with bfloat16 (AMX)
+    # the same model trained 8 epochs at batch 256, max_lr 4e-3 reaches 36.4 greedy / 38.2 beam BLEU in 17 min
     "attention": ModelSpec(
         AttentionSeq2Seq,
         dict(emb_dim=256, hidden_size=256, attn_dim=256, dropout=0.3),
-        recipe=Recipe(epochs=8, batch_size=256, max_lr=4e-3),
+        recipe=Recipe(epochs=3, batch_size=128, max_lr=3e-3),
     ),
 }
 

@@ -26,6 +26,7 @@ Shape legend: B batch, S source length, T target length, V vocabulary.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -43,6 +44,7 @@ __all__ = [
     "TranslationData",
     "attention_map",
     "bleu_on",
+    "detokenize",
     "load_translation_data",
     "make_loader",
     "perplexity",
@@ -118,7 +120,11 @@ def _check_split(split: str) -> None:
 
 
 def load_translation_data(
-    *, min_freq: int = 2, reverse_source: bool = False, max_train: int | None = None
+    *,
+    min_freq: int = 2,
+    reverse_source: bool = False,
+    max_train: int | None = None,
+    max_eval: int | None = None,
 ) -> TranslationData:
     """Multi30k German -> English, tokenised, lower-cased and encoded (see the module docstring).
 
@@ -126,6 +132,8 @@ def load_translation_data(
     ``reverse_source``: feed the German sentence backwards, as in Sutskever et al. and the lecture.
     ``max_train``: keep only the first ``max_train`` training pairs (for quick runs); the
     vocabularies are then built on those pairs only.
+    ``max_eval``: keep only the first ``max_eval`` validation and test pairs (for quick runs; scores
+    on a slice are not comparable with scores on the whole split).
     """
     if isinstance(min_freq, bool) or not isinstance(min_freq, int) or min_freq < 1:
         raise ValueError(f"min_freq must be an int >= 1, got {min_freq!r}")
@@ -135,10 +143,15 @@ def load_translation_data(
         isinstance(max_train, bool) or not isinstance(max_train, int) or max_train < 1
     ):
         raise ValueError(f"max_train must be None or an int >= 1, got {max_train!r}")
+    if max_eval is not None and (isinstance(max_eval, bool) or not isinstance(max_eval, int) or max_eval < 1):
+        raise ValueError(f"max_eval must be None or an int >= 1, got {max_eval!r}")
     raw = {s: load_multi30k(s) for s in SPLITS}
     tokens = {s: [(list(src), list(tgt)) for src, tgt in _tokenized(s)] for s in SPLITS}
     if max_train is not None:
         raw["train"], tokens["train"] = raw["train"][:max_train], tokens["train"][:max_train]
+    if max_eval is not None:
+        for split in ("val", "test"):
+            raw[split], tokens[split] = raw[split][:max_eval], tokens[split][:max_eval]
     src_vocab = Vocab.build((src for src, _ in tokens["train"]), min_freq=min_freq)
     tgt_vocab = Vocab.build((tgt for _, tgt in tokens["train"]), min_freq=min_freq)
     examples = {
@@ -271,6 +284,20 @@ def translate(
     return " ".join(tokens)
 
 
+_NO_SPACE_BEFORE = re.compile(r" (?=[.,!?;:)%]|'s\b|'re\b|'ve\b|'ll\b|'d\b|'m\b|n't\b)")
+_NO_SPACE_AFTER = re.compile(r"(?<=[(]) ")
+
+
+def detokenize(tokens: Sequence[str], *, capitalize: bool = True) -> str:
+    """English tokens back to a plain sentence: no space before punctuation and clitics ("man 's" ->
+    "man's"), none after "(", and (``capitalize``) an upper-case first letter. For scoring with sacreBLEU's
+    own tokenizer against the raw references; the models' lower-casing is not undone otherwise."""
+    if isinstance(tokens, str) or not all(isinstance(t, str) for t in tokens):
+        raise TypeError("detokenize takes a list of str tokens, e.g. a model's output from translate_corpus")
+    text = _NO_SPACE_AFTER.sub("", _NO_SPACE_BEFORE.sub("", " ".join(tokens)))
+    return text[:1].upper() + text[1:] if capitalize else text
+
+
 # --------------------------------------------------------------------------- training and scoring
 
 
@@ -374,15 +401,26 @@ def bleu_on(
 
 @torch.no_grad()
 def attention_map(
-    model: torch.nn.Module, sentence: str, data: TranslationData, *, max_len: int = 60
+    model: torch.nn.Module,
+    sentence: str,
+    data: TranslationData,
+    *,
+    max_len: int = 60,
+    target: Sequence[str] | None = None,
 ) -> tuple[list[str], list[str], Tensor]:
-    """Translate one German sentence greedily and keep the attention weights of every output step.
+    """Where an attention model looks while it writes each word of its translation of ``sentence``.
 
-    Returns ``(source tokens as the model reads them, output tokens ending with <eos>, weights)``
-    with weights (T_out, S): row t is where the model looked while writing output token t. Works
-    for any model whose decoding state has a ``weights`` field (B, S), e.g. :class:`AttentionSeq2Seq`.
+    Translates greedily, or, with ``target`` (English tokens, e.g. a beam-search output), feeds those
+    tokens and ``<eos>`` instead. Returns ``(source tokens as the model reads them, output tokens ending
+    with <eos>, weights)`` with weights (T_out, S): row t is the attention while writing output token t.
+    Works for any model whose decoding state has a ``weights`` field (B, S), e.g. :class:`AttentionSeq2Seq`.
     """
     _check_decoder(model)
+    forced = None
+    if target is not None:
+        if isinstance(target, str) or not all(isinstance(t, str) for t in target):
+            raise TypeError("target must be a list of English tokens (str), e.g. translate(...).split()")
+        forced = data.tgt_vocab.encode(list(target), add_eos=True)
     src = data.encode_source(sentence)
     was_training = model.training
     model.eval()
@@ -394,9 +432,9 @@ def attention_map(
                 f"{type(model).__name__}'s decoding state has no attention weights; use an attention model"
             )
         token, out, rows = data.tgt_vocab.bos_idx, [], []
-        for _ in range(max_len):
+        for t in range(len(forced) if forced is not None else max_len):
             logp, state = model.step(torch.tensor([token], device=device), state)
-            token = int(logp[0].argmax())
+            token = forced[t] if forced is not None else int(logp[0].argmax())
             out.append(data.tgt_vocab.lookup_token(token))
             rows.append(state.weights[0].float().cpu())
             if token == data.tgt_vocab.eos_idx:

@@ -610,7 +610,8 @@ def test_a_broken_step_is_reported(case: str, search: str) -> None:
     run = {
         "greedy": lambda m: greedy_decode(m, toy_inputs([0, 1]), **kw),
         "beam": lambda m: beam_search(m, toy_inputs([0, 1]), beam_size=1, **kw),
-        "sample": lambda m: sample(m, toy_inputs([0, 1]), **kw),
+        # top_k=1: a deterministic draw, so no sequence can end at <eos> before the broken step comes
+        "sample": lambda m: sample(m, toy_inputs([0, 1]), top_k=1, **kw),
     }[search]
     with pytest.raises(error, match=message):
         run(Broken(corrupt))

@@ -84,3 +84,31 @@ def test_conda_steps_agree() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     block = re.search(r"```bash\n(conda env create.*?)```", readme, re.S)
     assert block and block.group(1).split("\n")[:-1] == steps
+
+
+def test_saved_notebooks_turn_widgets_into_text() -> None:
+    """`make notebooks` keeps a tqdm bar's final text and replaces any other widget (the explorer of
+    notebook 09) by a note on how to use it, instead of its Python repr."""
+    import importlib.util
+
+    import nbformat
+
+    spec = importlib.util.spec_from_file_location("run_notebooks", ROOT / ".ci" / "run_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    view = "application/vnd.jupyter.widget-view+json"
+    state = {
+        "box": {"model_name": "VBoxModel", "state": {"children": ["IPY_MODEL_t"]}},
+        "t": {"model_name": "TextModel", "state": {"value": "Ein Hund"}},
+    }
+    cell = nbformat.v4.new_code_cell("translation_explorer(...)")
+    cell.outputs = [
+        nbformat.v4.new_output(
+            "display_data", data={view: {"model_id": "box"}, "text/plain": "VBox(children=...)"}
+        )
+    ]
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": state}}
+    module.freeze_progress_bars(nb)
+    assert cell.outputs[0]["data"] == {"text/plain": module.WIDGET_NOTE}
+    assert "widgets" not in nb.metadata

@@ -204,3 +204,18 @@ def test_deep_output_is_maxout_then_tied_projection() -> None:
         DeepOutput(6, 5, TGT_V, tie_to=emb)
     with pytest.raises(ValueError, match="dropout"):
         DeepOutput(6, 4, TGT_V, dropout=-0.1)
+
+
+@pytest.mark.parametrize("model", _models(), ids=MODEL_IDS)
+def test_every_model_trains_and_decodes_under_bfloat16_autocast(model: torch.nn.Module) -> None:
+    """The course trains under CPU autocast where bfloat16 is fast; oneDNN's bfloat16 LSTM kernel rejects
+    unpacked inputs, so the LSTM recurrence must stay in float32 there. Every model must run both ways."""
+    src, src_len, tgt_in = _batch()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        model.train()
+        logits = model(src, src_len, tgt_in)
+        logits.float().sum().backward()
+        model.eval()
+        ids = greedy_decode(model, (src, src_len), bos=BOS, eos=EOS, max_len=5)
+    assert logits.shape == (4, 6, TGT_V) and torch.isfinite(logits.float()).all()
+    assert len(ids) == 4

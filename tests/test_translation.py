@@ -12,6 +12,7 @@ from course_utils.translation import (
     TranslationData,
     attention_map,
     bleu_on,
+    detokenize,
     load_translation_data,
     make_loader,
     perplexity,
@@ -102,6 +103,8 @@ def test_bad_arguments(small: TranslationData) -> None:
         load_translation_data(reverse_source="yes")
     with pytest.raises(ValueError, match="max_train"):
         load_translation_data(max_train=0)
+    with pytest.raises(ValueError, match="max_eval"):
+        load_translation_data(max_eval=True)
     with pytest.raises(ValueError, match="unknown split"):
         make_loader(small, "dev", 8)
     with pytest.raises(ValueError, match="batch_size"):
@@ -138,3 +141,36 @@ def test_train_translate_and_score_end_to_end(small: TranslationData) -> None:
     assert out[:-1] == text.split() or len(out) == 12
     with pytest.raises(TypeError, match="no attention weights"):
         attention_map(make_model("gru-context", small, emb_dim=8, hidden_size=8), "ein hund", small)
+    # forcing a given translation: one row per forced token and <eos>, equal to greedy's rows when forced to it
+    forced_src, forced_out, forced_w = attention_map(
+        model, "Ein Hund läuft im Schnee.", small, target=out[:-1]
+    )
+    if out[-1] == "<eos>":
+        assert forced_out == out
+        torch.testing.assert_close(forced_w, weights)
+    _, other_out, other_w = attention_map(
+        model, "Ein Hund läuft im Schnee.", small, target=["a", "dog", "zebra"]
+    )
+    assert other_out == ["a", "dog", "<unk>", "<eos>"] and other_w.shape == (4, 7)
+    with pytest.raises(TypeError, match="list of English tokens"):
+        attention_map(model, "Ein Hund", small, target="a dog")
+
+
+def test_max_eval_slices_validation_and_test_only() -> None:
+    full, sliced = load_translation_data(max_train=300), load_translation_data(max_train=300, max_eval=7)
+    assert len(sliced.examples["train"]) == 300 and sliced.src_vocab.itos == full.src_vocab.itos
+    for split in ("val", "test"):
+        assert sliced.examples[split] == full.examples[split][:7]
+        assert sliced.raw[split] == full.raw[split][:7] and sliced.tokens[split] == full.tokens[split][:7]
+        assert len(sliced.references(split)) == 7
+
+
+def test_detokenize() -> None:
+    tokens = "a man 's dog ( brown ) is n't running , or is it ?".split()
+    assert detokenize(tokens) == "A man's dog (brown) isn't running, or is it?"
+    assert detokenize(["two", "dogs", "play", "."], capitalize=False) == "two dogs play."
+    assert detokenize([]) == ""
+    with pytest.raises(TypeError, match="list of str"):
+        detokenize("a dog .")
+    with pytest.raises(TypeError, match="list of str"):
+        detokenize([1, 2])
