@@ -43,6 +43,8 @@ __all__ = [
     "Recipe",
     "TranslationData",
     "attention_map",
+    "LENGTH_BUCKETS",
+    "bleu_by_length",
     "bleu_on",
     "detokenize",
     "load_translation_data",
@@ -282,6 +284,38 @@ def translate(
         model, [src], data, beam_size=beam_size, max_len=max_len, length_penalty=length_penalty
     )[0]
     return " ".join(tokens)
+
+
+#: Groups of source length (tokens, inclusive) for BLEU by length in notebooks 08-10.
+LENGTH_BUCKETS: tuple[tuple[int, int], ...] = ((1, 8), (9, 11), (12, 14), (15, 18), (19, 100))
+
+
+def bleu_by_length(
+    hyps: Sequence[Sequence[str]],
+    data: TranslationData,
+    split: str = "test",
+    buckets: Sequence[tuple[int, int]] = LENGTH_BUCKETS,
+) -> dict[str, float]:
+    """Corpus BLEU of the sentences of ``split`` whose source has lo..hi tokens, per bucket.
+
+    ``hyps`` are the outputs for every sentence of the split, in order (as :func:`bleu_on` returns them).
+    Keys name the buckets ("1-8", ..., "19+" for an upper bound of 100 or more); empty buckets are left out.
+    """
+    from course_utils.bleu import corpus_bleu
+
+    _check_split(split)
+    refs = data.references(split)
+    if len(hyps) != len(refs):
+        raise ValueError(
+            f"got {len(hyps)} outputs for the {len(refs)} sentences of {split!r}; give one per sentence"
+        )
+    scores = {}
+    for lo, hi in buckets:
+        idx = [i for i, (src, _) in enumerate(data.tokens[split]) if lo <= len(src) <= hi]
+        if idx:
+            key = f"{lo}-{hi}" if hi < 100 else f"{lo}+"
+            scores[key] = corpus_bleu([hyps[i] for i in idx], [[refs[i]] for i in idx]).score
+    return scores
 
 
 _NO_SPACE_BEFORE = re.compile(r" (?=[.,!?;:)%]|'s\b|'re\b|'ve\b|'ll\b|'d\b|'m\b|n't\b)")

@@ -174,3 +174,23 @@ def test_detokenize() -> None:
         detokenize("a dog .")
     with pytest.raises(TypeError, match="list of str"):
         detokenize([1, 2])
+
+
+def test_bleu_by_length_scores_each_group_on_its_own(small: TranslationData) -> None:
+    from course_utils.bleu import corpus_bleu
+    from course_utils.translation import LENGTH_BUCKETS, bleu_by_length
+
+    refs = small.references("test")
+    hyps = [
+        r[: max(1, len(r) - i % 3)] for i, r in enumerate(refs)
+    ]  # outputs a little shorter than the references
+    scores = bleu_by_length(hyps, small)
+    assert list(scores) == ["1-8", "9-11", "12-14", "15-18", "19+"] and len(LENGTH_BUCKETS) == 5
+    idx = [i for i, (src, _) in enumerate(small.tokens["test"]) if 12 <= len(src) <= 14]
+    assert scores["12-14"] == corpus_bleu([hyps[i] for i in idx], [[refs[i]] for i in idx]).score
+    assert bleu_by_length(refs, small, buckets=[(1, 100)]) == {"1+": pytest.approx(100.0)}
+    assert "0-0" not in bleu_by_length(refs, small, buckets=[(0, 0), (1, 100)])  # empty groups are left out
+    with pytest.raises(ValueError, match="one per sentence"):
+        bleu_by_length(hyps[:-1], small)
+    with pytest.raises(ValueError, match="unknown split"):
+        bleu_by_length(hyps, small, split="dev")
