@@ -269,9 +269,8 @@ class LSTMSeq2Seq(_Seq2SeqBase):
         _check_batch(src, src_len, self.pad_idx)
         emb = self.dropout(self.src_emb(src))  # (B, S, E)
         packed = pack_padded_sequence(emb, src_len.cpu(), batch_first=True, enforce_sorted=False)
-        _, (h, c) = _lstm_fp32(
-            self.encoder, packed
-        )  # (L, B, H) each, the state after each sentence's last real token
+        # (L, B, H) each: the state after each sentence's last real token
+        _, (h, c) = _lstm_fp32(self.encoder, packed)
         return LSTMState(h.transpose(0, 1).contiguous(), c.transpose(0, 1).contiguous())
 
     def _run(self, tokens: Tensor, state: LSTMState) -> tuple[Tensor, LSTMState]:
