@@ -20,6 +20,7 @@ from torch import Tensor
 
 from course_utils.decoding import LENGTH_PENALTIES, beam_search
 from course_utils.plot import plot_matrix
+from course_utils.rnn import _check_positive_int
 from course_utils.text import pad_batch
 from course_utils.translation import TranslationData, _check_decoder, attention_map
 
@@ -55,12 +56,6 @@ class Explanation:
         return self.candidates[0].text if self.candidates else ""
 
 
-def _check_int(value: object, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    return value
-
-
 @torch.no_grad()
 def explain(
     model: torch.nn.Module,
@@ -76,8 +71,9 @@ def explain(
     _check_decoder(model)
     if not isinstance(sentence, str) or not sentence.strip():
         raise ValueError(f"give one German sentence as a non-empty str, got {sentence!r}")
-    _check_int(beam_size, "beam_size", 1)
-    n_best = beam_size if n_best is None else _check_int(n_best, "n_best", 1)
+    _check_positive_int(beam_size, "beam_size")
+    n_best = beam_size if n_best is None else n_best
+    _check_positive_int(n_best, "n_best")
     if n_best > beam_size:
         raise ValueError(f"n_best={n_best} cannot exceed beam_size={beam_size}")
     if length_penalty not in LENGTH_PENALTIES:
@@ -92,13 +88,13 @@ def explain(
             model, (src.to(device), src_len), bos=data.tgt_vocab.bos_idx, eos=data.tgt_vocab.eos_idx,
             beam_size=beam_size, max_len=max_len, length_penalty=length_penalty, n_best=n_best,
         )[0]  # fmt: skip
+        has_attention = hasattr(model.start(src.to(device), src_len), "weights")
     finally:
         model.train(was_training)
     candidates = [Candidate(data.decode_target(h.tokens), h.log_prob, h.score, h.finished) for h in hyps]
     source_tokens = data.src_vocab.decode(src_ids, skip_specials=False)
     attention = output_tokens = None
-    state = model.start(src.to(device), src_len)
-    if hasattr(state, "weights") and candidates:
+    if has_attention and candidates:
         source_tokens, output_tokens, attention = attention_map(
             model, sentence, data, target=candidates[0].tokens
         )
@@ -131,7 +127,7 @@ def translation_explorer(
     import ipywidgets as widgets
 
     _check_decoder(model)
-    _check_int(beam_size, "beam_size", 1)
+    _check_positive_int(beam_size, "beam_size")
     text = widgets.Text(
         value=example, description="German:", continuous_update=False, layout=widgets.Layout(width="80%")
     )
