@@ -38,6 +38,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from course_utils.attention import make_attention
 from course_utils.rnn import _check_dropout, _check_positive_ints
+from course_utils.transformer import TransformerSeq2Seq
 from course_utils.translation import Recipe
 
 __all__ = [
@@ -534,6 +535,21 @@ MODELS: dict[str, ModelSpec] = {
         dict(emb_dim=256, hidden_size=256, attn_dim=256, dropout=0.3),
         recipe=Recipe(epochs=3, batch_size=128, max_lr=3e-3),
     ),
+    # notebook 10: pre-LN, 3 + 3 layers, d = 256, batches of about 3,000 tokens, Adam's beta2 = 0.98
+    "transformer": ModelSpec(
+        TransformerSeq2Seq,
+        dict(
+            d_model=256,
+            num_heads=8,
+            num_encoder_layers=3,
+            num_decoder_layers=3,
+            d_ff=1024,
+            dropout=0.1,
+            norm_first=True,
+            tie_embeddings=True,
+        ),
+        recipe=Recipe(epochs=5, max_tokens=3000, max_lr=2e-3, betas=(0.9, 0.98), warmup=0.1),
+    ),  # fmt: skip
 }
 
 

@@ -42,6 +42,7 @@ __all__ = [
     "SPECIALS",
     "UNK",
     "BucketBatchSampler",
+    "TokenBatchSampler",
     "Tokenizer",
     "Vocab",
     "char_tokenize",
@@ -575,4 +576,49 @@ class BucketBatchSampler(Sampler[list[int]]):
         return (
             f"BucketBatchSampler(n={len(self.lengths)}, batch_size={self.batch_size}, shuffle={self.shuffle}, "
             f"seed={self.seed}, drop_last={self.drop_last}, epoch={self.epoch})"
+        )
+
+
+class TokenBatchSampler(BucketBatchSampler):
+    """Like :class:`BucketBatchSampler`, but batches hold up to ``max_tokens`` padded tokens instead of a
+    fixed number of sequences: a batch of n sequences whose longest has length L costs n * L, so short
+    sentences come in large batches and long ones in small batches (as in Vaswani et al. 2017, who
+    batched by about 25,000 tokens). Every index appears exactly once per epoch; a sequence longer than
+    ``max_tokens`` gets a batch of its own. ``len()`` is the number of batches of the next epoch.
+    """
+
+    def __init__(
+        self,
+        lengths: Sequence[int] | torch.Tensor | np.ndarray,
+        max_tokens: int,
+        shuffle: bool = True,
+        seed: int = 0,
+        *,
+        pool_batches: int = 50,
+    ) -> None:
+        if not _is_int(max_tokens) or max_tokens < 1:
+            raise ValueError(f"max_tokens must be an int >= 1, got {max_tokens!r}")
+        super().__init__(lengths, 1, shuffle, seed, pool_batches=pool_batches)
+        self.max_tokens = int(max_tokens)
+        # pools of about pool_batches batches, as in the parent class
+        self.batch_size = max(1, self.max_tokens // max(1, int(np.ceil(self.lengths.mean()))))
+
+    def _cut(self, order: np.ndarray) -> list[list[int]]:
+        batches, start = [], 0
+        longest = 0
+        for i in range(len(order)):
+            longest = max(longest, int(self.lengths[order[i]]))
+            if i > start and (i - start + 1) * longest > self.max_tokens:
+                batches.append(order[start:i])
+                start, longest = i, int(self.lengths[order[i]])
+        batches.append(order[start:])
+        return [b[np.argsort(-self.lengths[b], kind="stable")].tolist() for b in batches]
+
+    def __len__(self) -> int:
+        return len(self.batches(self.epoch))
+
+    def __repr__(self) -> str:
+        return (
+            f"TokenBatchSampler(n={len(self.lengths)}, max_tokens={self.max_tokens}, shuffle={self.shuffle}, "
+            f"seed={self.seed}, epoch={self.epoch})"
         )

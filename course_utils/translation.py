@@ -36,9 +36,17 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from course_utils.data import load_multi30k
-from course_utils.text import BucketBatchSampler, Tokenizer, Vocab, get_tokenizer, pad_batch
+from course_utils.text import (
+    BucketBatchSampler,
+    TokenBatchSampler,
+    Tokenizer,
+    Vocab,
+    get_tokenizer,
+    pad_batch,
+)
 
 __all__ = [
+    "SCHEDULES",
     "SPLITS",
     "Recipe",
     "TranslationData",
@@ -188,17 +196,35 @@ class _Collate:
 
 
 def make_loader(
-    data: TranslationData, split: str, batch_size: int, *, shuffle: bool | None = None, seed: int = 0
+    data: TranslationData,
+    split: str,
+    batch_size: int | None = None,
+    *,
+    max_tokens: int | None = None,
+    shuffle: bool | None = None,
+    seed: int = 0,
 ) -> DataLoader:
     """Batches of ``split`` as ``((src, src_len, tgt_in), tgt_out)``: src (B, S) sorted longest first,
     src_len (B,), tgt_in and tgt_out (B, T). Sentences of similar source length share a batch
-    (:class:`course_utils.text.BucketBatchSampler`); ``shuffle`` defaults to True for "train" only."""
+    (:class:`course_utils.text.BucketBatchSampler`); ``shuffle`` defaults to True for "train" only.
+    Give ``batch_size`` (sentences per batch) or ``max_tokens`` (padded tokens per batch, counting the
+    longer side of each pair; :class:`course_utils.text.TokenBatchSampler`), not both."""
     _check_split(split)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    if (batch_size is None) == (max_tokens is None):
+        raise ValueError(
+            "make_loader: give batch_size (sentences per batch) or max_tokens, exactly one of them"
+        )
     examples = data.examples[split]
     shuffle = split == "train" if shuffle is None else shuffle
-    sampler = BucketBatchSampler([len(s) for s, _ in examples], batch_size, shuffle=shuffle, seed=seed)
+    if max_tokens is not None:
+        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+            raise ValueError(f"max_tokens must be an int >= 1, got {max_tokens!r}")
+        lengths = [max(len(s), len(t) - 1) for s, t in examples]  # tgt_in / tgt_out are one shorter
+        sampler = TokenBatchSampler(lengths, max_tokens, shuffle=shuffle, seed=seed)
+    else:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        sampler = BucketBatchSampler([len(s) for s, _ in examples], batch_size, shuffle=shuffle, seed=seed)
     collate = _Collate(data.src_vocab.pad_idx, data.tgt_vocab.pad_idx)
     return DataLoader(examples, batch_sampler=sampler, collate_fn=collate)
 
@@ -335,13 +361,19 @@ def detokenize(tokens: Sequence[str], *, capitalize: bool = True) -> str:
 # --------------------------------------------------------------------------- training and scoring
 
 
+SCHEDULES = ("one-cycle", "inverse-sqrt")
+
+
 @dataclass(frozen=True)
 class Recipe:
     """How a translation model is trained by :func:`train_translation`.
 
-    AdamW at a one-cycle learning rate (warm up to ``max_lr`` over the first ``warmup`` fraction
-    of the steps, then anneal towards zero; Smith & Topin 2019), label-smoothed cross-entropy,
-    gradient-norm clipping, ``teacher_forcing`` as the probability of feeding the reference token.
+    AdamW (decoupled weight decay) with ``betas``, label-smoothed cross-entropy, gradient-norm clipping,
+    ``teacher_forcing`` as the probability of feeding the reference token (RNN models). Batches of
+    ``batch_size`` sentences, or of up to ``max_tokens`` padded tokens when that is set.
+    ``schedule="one-cycle"``: warm up to ``max_lr`` over the first ``warmup`` fraction of the steps, then
+    anneal towards zero (Smith & Topin 2019). ``schedule="inverse-sqrt"``: the Transformer paper's rule,
+    linear warm-up over ``warmup_steps`` to ``max_lr``, then ``max_lr · √(warmup_steps / step)``.
     """
 
     epochs: int = 8
@@ -353,6 +385,29 @@ class Recipe:
     clip_grad_norm: float = 1.0
     teacher_forcing: float = 1.0
     seed: int = 0
+    max_tokens: int | None = None
+    betas: tuple[float, float] = (0.9, 0.999)
+    schedule: str = "one-cycle"
+    warmup_steps: int = 4000
+
+    def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"Recipe: unknown schedule {self.schedule!r}; use one of {SCHEDULES}")
+        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
+            raise ValueError(f"Recipe: betas must be two numbers in [0, 1), got {self.betas!r}")
+
+
+def _scheduler(optimizer: torch.optim.Optimizer, recipe: Recipe, total_steps: int):
+    if recipe.schedule == "one-cycle":
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=recipe.max_lr, total_steps=total_steps, pct_start=recipe.warmup
+        )
+    w = recipe.warmup_steps  # LambdaLR multiplies the optimizer's lr (max_lr) by this factor
+
+    def factor(step: int) -> float:
+        return min((step + 1) / w, (w / (step + 1)) ** 0.5)
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 def train_translation(
@@ -366,8 +421,8 @@ def train_translation(
     """Train ``model`` on the training split with ``recipe``; return its :class:`course_utils.train.History`.
 
     Validation loss (label-smoothed, teacher-forced) is recorded after each epoch; the model keeps the
-    weights of its last epoch (the one-cycle schedule ends at a tiny learning rate). Runs on the
-    model's device; ``autocast_dtype`` as in :func:`course_utils.train.fit`.
+    weights of its last epoch. Runs on the model's device; ``autocast_dtype`` as in
+    :func:`course_utils.train.fit`.
     """
     from course_utils.seq2seq import SequenceCrossEntropy
     from course_utils.train import fit
@@ -375,16 +430,22 @@ def train_translation(
     if not isinstance(recipe, Recipe):
         raise TypeError(f"recipe must be a Recipe, got {type(recipe).__name__}")
     torch.manual_seed(recipe.seed)
-    model.teacher_forcing = recipe.teacher_forcing
-    train_loader = make_loader(data, "train", recipe.batch_size, seed=recipe.seed)
+    if hasattr(model, "teacher_forcing"):
+        model.teacher_forcing = recipe.teacher_forcing
+    elif recipe.teacher_forcing != 1.0:
+        raise ValueError(f"{type(model).__name__} always reads the reference prefix; use teacher_forcing=1.0")
+    if recipe.max_tokens is not None:
+        train_loader = make_loader(data, "train", max_tokens=recipe.max_tokens, seed=recipe.seed)
+        sampler = train_loader.batch_sampler
+        total_steps = sum(len(sampler.batches(e)) for e in range(recipe.epochs))
+    else:
+        train_loader = make_loader(data, "train", recipe.batch_size, seed=recipe.seed)
+        total_steps = recipe.epochs * len(train_loader)
     val_loader = make_loader(data, "val", 256)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.max_lr, weight_decay=recipe.weight_decay)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer,
-        max_lr=recipe.max_lr,
-        total_steps=recipe.epochs * len(train_loader),
-        pct_start=recipe.warmup,
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=recipe.max_lr, betas=recipe.betas, weight_decay=recipe.weight_decay
     )
+    scheduler = _scheduler(optimizer, recipe, total_steps)
     loss_fn = SequenceCrossEntropy(data.tgt_vocab.pad_idx, label_smoothing=recipe.label_smoothing)
     return fit(
         model, optimizer, loss_fn, train_loader, val_loader,

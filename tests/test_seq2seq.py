@@ -184,6 +184,10 @@ def test_make_model_and_registry() -> None:
         make_model("lstm", data)
     with pytest.raises(ValueError, match="unknown model"):
         make_model("transformer-xl", data)
+    from course_utils.transformer import TransformerSeq2Seq
+
+    tf = make_model("transformer", data, d_model=16, num_heads=2, d_ff=32)
+    assert isinstance(tf, TransformerSeq2Seq) and MODELS["transformer"].recipe.max_tokens
 
 
 def test_deep_output_is_maxout_then_tied_projection() -> None:

@@ -20,6 +20,7 @@ from course_utils.text import (
     SPECIALS,
     UNK,
     BucketBatchSampler,
+    TokenBatchSampler,
     Tokenizer,
     Vocab,
     _spacy_tokenizer,
@@ -552,3 +553,20 @@ def test_sampler_errors():
         BucketBatchSampler([1, 2], 1, seed=-1)
     with pytest.raises(ValueError, match="epoch must be an int >= 0"):
         BucketBatchSampler([1, 2], 1).set_epoch(-1)
+
+
+def test_token_batch_sampler_respects_the_budget() -> None:
+    lengths = np.random.default_rng(0).integers(1, 40, 500)
+    sampler = TokenBatchSampler(lengths, 120, seed=3)
+    first = list(sampler)
+    assert sorted(i for b in first for i in b) == list(range(500))
+    assert all(len(b) * max(lengths[b]) <= 120 for b in first)
+    assert all(list(lengths[b]) == sorted(lengths[b], reverse=True) for b in first)
+    assert len(sampler) == len(sampler.batches(1)) and list(sampler) == sampler.batches(1)
+    assert first == TokenBatchSampler(lengths, 120, seed=3).batches(0)  # reproducible
+    assert TokenBatchSampler([50, 3], 10, shuffle=False).batches(0) == [[1], [0]]  # too long: alone
+    with pytest.raises(ValueError, match="max_tokens"):
+        TokenBatchSampler(lengths, 0)
+    with pytest.raises(ValueError, match="lengths"):
+        TokenBatchSampler([], 10)
+    assert "max_tokens=120" in repr(sampler)

@@ -7,6 +7,7 @@ import torch
 
 from course_utils.seq2seq import make_model
 from course_utils.translation import (
+    SCHEDULES,
     SPLITS,
     Recipe,
     TranslationData,
@@ -117,6 +118,35 @@ def test_bad_arguments(small: TranslationData) -> None:
         translate(make_model("gru-context", small), ["ein", "hund"], small)
     with pytest.raises(TypeError, match="Recipe"):
         train_translation(make_model("gru-context", small), small, {"epochs": 1})
+
+
+def test_token_batches_and_recipe_options(small: TranslationData) -> None:
+    loader = make_loader(small, "train", max_tokens=400)
+    seen = []
+    for (src, _, tgt_in), tgt_out in loader:
+        assert src.numel() <= 400 or src.shape[0] == 1
+        assert tgt_in.shape == tgt_out.shape and tgt_in.numel() <= 400 or src.shape[0] == 1
+        seen.append(src.shape[0])
+    assert sum(seen) == 300 and max(seen) > min(seen)  # short sentences come in bigger batches
+    with pytest.raises(ValueError, match="exactly one"):
+        make_loader(small, "train", 8, max_tokens=100)
+    with pytest.raises(ValueError, match="exactly one"):
+        make_loader(small, "train")
+    with pytest.raises(ValueError, match="max_tokens"):
+        make_loader(small, "train", max_tokens=0)
+    assert SCHEDULES == ("one-cycle", "inverse-sqrt")
+    with pytest.raises(ValueError, match="schedule"):
+        Recipe(schedule="cosine")
+    with pytest.raises(ValueError, match="betas"):
+        Recipe(betas=(0.9, 1.0))
+    torch.manual_seed(0)
+    model = make_model("transformer", small, d_model=16, num_heads=2, d_ff=32)
+    recipe = Recipe(epochs=1, max_tokens=600, max_lr=1e-2, schedule="inverse-sqrt", warmup_steps=5,
+                    betas=(0.9, 0.98))  # fmt: skip
+    history = train_translation(model, small, recipe, progress=False)
+    assert len(history["val_loss"]) == 1 and history["train_loss"][0] > 0
+    with pytest.raises(ValueError, match="teacher_forcing"):
+        train_translation(model, small, Recipe(epochs=1, batch_size=64, teacher_forcing=0.5), progress=False)
 
 
 def test_train_translate_and_score_end_to_end(small: TranslationData) -> None:
