@@ -49,6 +49,7 @@ __all__ = [
     "TransformerLM",
     "TransformerSeq2Seq",
     "TransformerState",
+    "attention_weights",
     "causal_mask",
     "copy_from_torch",
     "inverse_sqrt_schedule",
@@ -171,6 +172,8 @@ class MultiHeadAttention(nn.Module):
         self.w_v = nn.Linear(d_model, d_model, bias=bias)
         self.w_o = nn.Linear(d_model, d_model, bias=bias)
         self.dropout = nn.Dropout(dropout)
+        self.keep_weights = False  # when True, every call stores its weights (B, h, T, S) in last_weights
+        self.last_weights: Tensor | None = None
 
     def split_heads(self, x: Tensor) -> Tensor:
         """(B, T, d) -> (B, h, T, d_k)."""
@@ -208,12 +211,14 @@ class MultiHeadAttention(nn.Module):
         B, T, _ = query.shape
         _check_mask(mask, (B, self.num_heads, T, k.shape[2]), "MultiHeadAttention")
         q = self.split_heads(self.w_q(query))  # (B, h, T, d_k)
-        if need_weights:
+        if need_weights or self.keep_weights:
             heads, weights = scaled_dot_product_attention(q, k, v, mask, self.dropout)
         else:
             p = self.dropout.p if self.training else 0.0
             heads, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p), None
-        return self.w_o(self.merge_heads(heads)), weights  # (B, T, d), (B, h, T, S) or None
+        if self.keep_weights:
+            self.last_weights = weights.detach()
+        return self.w_o(self.merge_heads(heads)), weights if need_weights else None  # (B, T, d), (B, h, T, S)
 
     def forward(
         self,
@@ -400,8 +405,6 @@ class DecoderLayer(nn.Module):
         self.norm1, self.norm2, self.norm3 = (nn.LayerNorm(d_model) for _ in range(3))
         self.dropout1, self.dropout2, self.dropout3 = (nn.Dropout(dropout) for _ in range(3))
         self.norm_first = norm_first
-        self.last_cross_weights: Tensor | None = None  # (B, h, T, S), kept when keep_weights is True
-        self.keep_weights = False
 
     def _cross_attention(
         self, y: Tensor, memory: Tensor, memory_mask: Tensor | None, cache: KVCache | None
@@ -412,9 +415,7 @@ class DecoderLayer(nn.Module):
             if cache.cross_k is None:
                 cache.cross_k, cache.cross_v = self.cross_attn.keys_values(memory, memory)
             k, v = cache.cross_k, cache.cross_v
-        out, weights = self.cross_attn.attend(y, k, v, memory_mask, need_weights=self.keep_weights)
-        self.last_cross_weights = weights
-        return out
+        return self.cross_attn.attend(y, k, v, memory_mask)[0]
 
     def forward(
         self,
@@ -599,7 +600,7 @@ class TransformerSeq2Seq(nn.Module):
         if not isinstance(tokens, Tensor) or tokens.shape != (B,) or tokens.is_floating_point():
             raise ValueError(f"step: tokens must be a (B,) = ({B},) tensor of token ids, got {tokens!r}")
         history = torch.cat([state.tokens, tokens[:, None].to(state.tokens)], dim=1)  # (B, t)
-        last = self.decoder.layers[-1]
+        last = self.decoder.layers[-1].cross_attn
         last.keep_weights = True
         try:
             if state.caches:  # the new token only; the caches (copied, so `state` stays valid) do the rest
@@ -610,9 +611,9 @@ class TransformerSeq2Seq(nn.Module):
             else:
                 caches = []
                 y = self.decode(history, state.memory, state.memory_mask)[:, -1:]
-            weights = last.last_cross_weights[:, :, -1].float().mean(dim=1)  # (B, S)
+            weights = last.last_weights[:, :, -1].float().mean(dim=1)  # (B, S)
         finally:
-            last.keep_weights, last.last_cross_weights = False, None
+            last.keep_weights, last.last_weights = False, None
         logits = self.generator(y[:, 0])  # (B, V)
         state = TransformerState(state.memory, state.memory_mask, history, caches, weights)
         return torch.log_softmax(logits.float(), dim=-1), state
@@ -630,7 +631,8 @@ class TransformerLM(nn.Module):
     """The decoder alone: token embedding, positions, N layers of causal self-attention and a FFN (no
     cross-attention: there is no source), a final LayerNorm with pre-LN, and the output layer.
 
-    ``forward(tokens (B, T)) -> logits (B, T, V)``: position t predicts token t+1 from tokens 0..t. The
+    ``forward(tokens (B, T)) -> logits (B, T, V)``: position t predicts token t+1 from tokens 0..t; the
+    logits of the ids in ``never_predict`` (e.g. ``<pad>``, ``<bos>``) are -inf. The
     decoding interface: ``start(prefix (B, t0))`` reads a prefix (e.g. ``<bos>``) and returns a state;
     ``step(tokens (B,), state)`` feeds one token each and returns the next token's log-probabilities
     (with a :class:`KVCache` per layer).
@@ -649,6 +651,7 @@ class TransformerLM(nn.Module):
         norm_first: bool = True,
         max_len: int = 256,
         tie_embeddings: bool = True,
+        never_predict: tuple[int, ...] = (),
     ) -> None:
         super().__init__()
         self.embed = TokenEmbedding(vocab_size, d_model, pad_idx)
@@ -657,6 +660,13 @@ class TransformerLM(nn.Module):
         self.layers = Encoder(num_layers, d_model, num_heads, d_ff, dropout, norm_first)
         self.generator = _generator(d_model, self.embed, vocab_size, tie_embeddings)
         self.vocab_size = vocab_size
+        if any(
+            isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < vocab_size for i in never_predict
+        ):
+            raise ValueError(f"never_predict must hold token ids in [0, {vocab_size}), got {never_predict!r}")
+        blocked = torch.zeros(vocab_size, dtype=torch.bool)
+        blocked[list(never_predict)] = True
+        self.register_buffer("blocked", blocked, persistent=False)
         for p in self.layers.parameters():
             if p.dim() > 1:
                 nn.init.xavier_uniform_(p)
@@ -664,7 +674,8 @@ class TransformerLM(nn.Module):
     def _run(self, tokens: Tensor, caches: list[KVCache] | None, offset: int) -> Tensor:
         x = self.dropout(self.position(self.embed(tokens), offset))  # (B, T, d)
         mask = causal_mask(tokens.shape[1], tokens.device) if tokens.shape[1] > 1 else None
-        return self.generator(self.layers(x, mask, caches))  # (B, T, V)
+        logits = self.generator(self.layers(x, mask, caches))  # (B, T, V)
+        return logits.masked_fill(self.blocked, float("-inf"))  # tokens never predicted get probability 0
 
     def forward(self, tokens: Tensor) -> Tensor:
         _check_tokens("tokens", tokens, type(self).__name__)
@@ -687,6 +698,27 @@ class TransformerLM(nn.Module):
         logits = self._run(tokens[:, None], caches, state.tokens.shape[1])[:, 0]  # (B, V)
         history = torch.cat([state.tokens, tokens[:, None].to(state.tokens)], dim=1)
         return torch.log_softmax(logits.float(), dim=-1), LMState(history, caches)
+
+
+@torch.no_grad()
+def attention_weights(model: nn.Module, *inputs: Tensor) -> dict[str, Tensor]:
+    """Run ``model(*inputs)`` once in eval mode and return the weights (B, h, T, S) of every
+    :class:`MultiHeadAttention` inside it, by module name (e.g. ``"encoder.layers.0.self_attn"``,
+    ``"decoder.layers.2.cross_attn"``)."""
+    attns = {name: m for name, m in model.named_modules() if isinstance(m, MultiHeadAttention)}
+    if not attns:
+        raise ValueError(f"{type(model).__name__} has no MultiHeadAttention module")
+    was_training = model.training
+    model.eval()
+    try:
+        for m in attns.values():
+            m.keep_weights = True
+        model(*inputs)
+        return {name: m.last_weights for name, m in attns.items()}
+    finally:
+        for m in attns.values():
+            m.keep_weights, m.last_weights = False, None
+        model.train(was_training)
 
 
 # --------------------------------------------------------------------------- training

@@ -25,6 +25,7 @@ from course_utils.transformer import (
     TransformerLM,
     TransformerSeq2Seq,
     TransformerState,
+    attention_weights,
     causal_mask,
     copy_from_torch,
     inverse_sqrt_schedule,
@@ -371,6 +372,32 @@ def test_language_model_steps_equal_forward_and_are_causal() -> None:
     assert len(out) == 2
     with pytest.raises(ValueError, match="tokens"):
         lm.step(torch.zeros(3, dtype=torch.long), state)
+
+
+def test_attention_weights_of_every_head() -> None:
+    model = small_model()
+    src, src_len = batch()
+    tgt = torch.randint(4, 40, (B, T))
+    logits = model(src, src_len, tgt)
+    weights = attention_weights(model, src, src_len, tgt)
+    assert weights["encoder.layers.0.self_attn"].shape == (B, H, S, S)
+    assert weights["decoder.layers.1.self_attn"].shape == (B, H, T, T)
+    assert weights["decoder.layers.1.cross_attn"].shape == (B, H, T, S)
+    assert (weights["decoder.layers.0.self_attn"].triu(1) == 0).all()  # causal
+    assert (weights["decoder.layers.0.cross_attn"][2, :, :, 2:] == 0).all()  # padding
+    torch.testing.assert_close(model(src, src_len, tgt), logits)  # nothing left switched on
+    assert all(not m.keep_weights for m in model.modules() if isinstance(m, MultiHeadAttention))
+    with pytest.raises(ValueError, match="no MultiHeadAttention"):
+        attention_weights(nn.Linear(2, 2), torch.zeros(1, 2))
+
+
+def test_language_model_never_predicts_blocked_tokens() -> None:
+    lm = TransformerLM(40, d_model=D, num_heads=H, num_layers=1, d_ff=FF, never_predict=(0, 2)).eval()
+    logp = torch.log_softmax(lm(torch.randint(3, 40, (2, 4))), dim=-1)
+    assert torch.isneginf(logp[..., [0, 2]]).all() and torch.isfinite(logp[..., 3:]).all()
+    torch.testing.assert_close(logp.exp().sum(-1), torch.ones(2, 4))
+    with pytest.raises(ValueError, match="never_predict"):
+        TransformerLM(40, never_predict=(40,))
 
 
 def test_inverse_sqrt_schedule() -> None:
