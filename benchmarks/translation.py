@@ -2,10 +2,12 @@
 
     .venv/bin/python benchmarks/translation.py attention            # Bahdanau attention, the headline model
     .venv/bin/python benchmarks/translation.py gru-context --epochs 4
+    .venv/bin/python benchmarks/translation.py transformer          # notebook 10, with its key/value cache
     COURSE_PROFILE=quick .venv/bin/python benchmarks/translation.py lstm   # a tiny run, seconds
 
-Models: see ``course_utils.seq2seq.MODELS``. Prints the model and recipe, then ``name: value`` lines,
-last: ``params``, ``train_seconds``, ``val_ppl``, ``bleu_greedy``, ``bleu_beam`` (test2016, lower-cased
+Models: see ``course_utils.seq2seq.MODELS``. Prints the model and recipe, then ``name: value`` lines; for a
+model with a key/value cache (the Transformer) ``greedy_seconds_cache``, ``greedy_seconds_recompute`` and
+``cache_speedup`` (greedy decoding of the test set, same outputs checked); last: ``params``, ``train_seconds``, ``val_ppl``, ``bleu_greedy``, ``bleu_beam`` (test2016, lower-cased
 spaCy tokens, the tutorials' convention).
 """
 
@@ -19,7 +21,13 @@ import course_utils as cu
 from course_utils.runtime import autocast_dtype
 from course_utils.seq2seq import MODELS, make_model
 from course_utils.train import count_parameters
-from course_utils.translation import bleu_on, load_translation_data, perplexity, train_translation
+from course_utils.translation import (
+    bleu_on,
+    load_translation_data,
+    perplexity,
+    train_translation,
+    translate_corpus,
+)
 
 
 def main() -> None:
@@ -52,6 +60,19 @@ def main() -> None:
     beam, _ = bleu_on(
         model, data, "test", beam_size=args.beam, length_penalty="average", autocast_dtype=dtype
     )
+    if hasattr(model, "use_cache"):
+        sources, seconds, outputs = [s for s, _ in data.examples["test"]], {}, {}
+        for use_cache in (True, False):
+            model.use_cache = use_cache
+            start = time.perf_counter()
+            outputs[use_cache] = translate_corpus(model, sources, data, autocast_dtype=dtype)
+            seconds[use_cache] = time.perf_counter() - start
+        model.use_cache = True
+        if outputs[True] != outputs[False]:
+            raise AssertionError("decoding with the key/value cache changed the outputs")
+        print(f"greedy_seconds_cache: {seconds[True]:.1f}")
+        print(f"greedy_seconds_recompute: {seconds[False]:.1f}")
+        print(f"cache_speedup: {seconds[False] / seconds[True]:.2f}")
     print(f"greedy: {greedy}")
     print(f"beam {args.beam}: {beam}")
     print(f"params: {count_parameters(model)}")

@@ -6,7 +6,9 @@ One concept per module: ``runtime`` (device, seed, profile), ``data`` (bundled d
 ``metrics`` and ``plot``; then, per part of the course, ``hmm`` and ``tagger`` (01), ``ngram`` (02),
 ``names`` (04), ``rnn`` and ``charmodels`` (05), and for translation (08-10) ``translation`` (the
 Multi30k pipeline and training recipe), ``seq2seq`` (RNN encoder-decoders), ``attention``,
-``decoding`` (greedy, beam search, sampling on one interface) and ``bleu``.
+``decoding`` (greedy, beam search, sampling on one interface), ``bleu``, ``results`` (the course's results
+tables) and ``explorer`` (the interactive translator); ``transformer`` (10) and ``lm`` (language-model data on
+notebook 02's terms, for 07 and 10).
 """
 
 from course_utils.runtime import by_profile, get_device, get_profile, seed_everything, setup

@@ -535,7 +535,8 @@ MODELS: dict[str, ModelSpec] = {
         dict(emb_dim=256, hidden_size=256, attn_dim=256, dropout=0.3),
         recipe=Recipe(epochs=3, batch_size=128, max_lr=3e-3),
     ),
-    # notebook 10: pre-LN, 3 + 3 layers, d = 256, batches of about 3,000 tokens, Adam's beta2 = 0.98
+    # notebook 10: pre-LN, 3 + 3 layers, d = 256, Adam's beta2 = 0.98, batches of up to 1,000 tokens (after one epoch,
+    # validation perplexity 15.9 against 18.3 with 1,500 and 27.0 with 3,000 tokens, at about the same minutes per epoch)
     "transformer": ModelSpec(
         TransformerSeq2Seq,
         dict(
@@ -548,7 +549,7 @@ MODELS: dict[str, ModelSpec] = {
             norm_first=True,
             tie_embeddings=True,
         ),
-        recipe=Recipe(epochs=5, max_tokens=3000, max_lr=2e-3, betas=(0.9, 0.98), warmup=0.1),
+        recipe=Recipe(epochs=5, max_tokens=1000, max_lr=2e-3, betas=(0.9, 0.98), warmup=0.1),
     ),  # fmt: skip
 }
 

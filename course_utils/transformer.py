@@ -214,6 +214,11 @@ class MultiHeadAttention(nn.Module):
         if need_weights or self.keep_weights:
             heads, weights = scaled_dot_product_attention(q, k, v, mask, self.dropout)
         else:
+            if mask is not None and not bool(mask.any(dim=-1).all()):  # the fused kernel would return NaN
+                raise ValueError(
+                    "MultiHeadAttention: the mask leaves a query with no position to attend (a row of the "
+                    "mask is all False); every sentence needs at least one real token"
+                )
             p = self.dropout.p if self.training else 0.0
             heads, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p), None
         if self.keep_weights:
@@ -633,9 +638,9 @@ class TransformerLM(nn.Module):
 
     ``forward(tokens (B, T)) -> logits (B, T, V)``: position t predicts token t+1 from tokens 0..t; the
     logits of the ids in ``never_predict`` (e.g. ``<pad>``, ``<bos>``) are -inf. The
-    decoding interface: ``start(prefix (B, t0))`` reads a prefix (e.g. ``<bos>``) and returns a state;
-    ``step(tokens (B,), state)`` feeds one token each and returns the next token's log-probabilities
-    (with a :class:`KVCache` per layer).
+    decoding interface: ``start(context (B, t0))`` reads what comes before the first step's token (t0 may
+    be 0) and returns a state; ``step(tokens (B,), state)`` feeds one token each and returns the next
+    token's log-probabilities (with a :class:`KVCache` per layer).
     """
 
     def __init__(

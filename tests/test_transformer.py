@@ -135,8 +135,9 @@ def test_multi_head_attention_bad_input() -> None:
         attn(torch.randn(B, T, D + 1), x, x)
     with pytest.raises(TypeError, match="floating point"):
         attn(torch.zeros(B, T, dtype=torch.long), x, x)
-    with pytest.raises(ValueError, match="all False"):
-        attn(x, x, x, torch.zeros(1, 1, 1, T, dtype=torch.bool), need_weights=True)
+    for need_weights in (True, False):  # NaN nowhere: an empty mask row is an error on both paths
+        with pytest.raises(ValueError, match="all False"):
+            attn(x, x, x, torch.zeros(1, 1, 1, T, dtype=torch.bool), need_weights=need_weights)
 
 
 # --------------------------------------------------------------------------- positions and embeddings
