@@ -371,8 +371,9 @@ class Recipe:
     AdamW (decoupled weight decay) with ``betas``, label-smoothed cross-entropy, gradient-norm clipping,
     ``teacher_forcing`` as the probability of feeding the reference token (RNN models). Batches of
     ``batch_size`` sentences, or of up to ``max_tokens`` padded tokens when that is set.
-    ``schedule="one-cycle"``: warm up to ``max_lr`` over the first ``warmup`` fraction of the steps, then
-    anneal towards zero (Smith & Topin 2019). ``schedule="inverse-sqrt"``: the Transformer paper's rule,
+    ``schedule="one-cycle"``: PyTorch's ``OneCycleLR`` (Smith & Topin 2019): a cosine warm-up from
+    ``max_lr / 25`` to ``max_lr`` over the first ``warmup`` fraction of the steps, then a cosine decay towards
+    zero; it also cycles Adam's beta1 between 0.95 and 0.85, opposite to the learning rate. ``schedule="inverse-sqrt"``: the Transformer paper's rule,
     linear warm-up over ``warmup_steps`` to ``max_lr``, then ``max_lr · √(warmup_steps / step)``.
     """
 
