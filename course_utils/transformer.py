@@ -441,8 +441,10 @@ class DecoderLayer(nn.Module):
         return y  # (B, T, d)
 
 
-class Encoder(nn.Module):
-    """N encoder layers; with pre-LN a final LayerNorm (each residual stream is otherwise never normalised)."""
+class _Stack(nn.Module):
+    """N layers of ``layer_cls``; with pre-LN a final LayerNorm (the residual stream is otherwise never normalised)."""
+
+    layer_cls: type[nn.Module]
 
     def __init__(
         self, num_layers: int, d_model: int, num_heads: int, d_ff: int, dropout: float = 0.1,
@@ -451,9 +453,15 @@ class Encoder(nn.Module):
         super().__init__()
         _check_positive_int(num_layers, "num_layers")
         self.layers = nn.ModuleList(
-            EncoderLayer(d_model, num_heads, d_ff, dropout, norm_first) for _ in range(num_layers)
+            self.layer_cls(d_model, num_heads, d_ff, dropout, norm_first) for _ in range(num_layers)
         )
         self.norm = nn.LayerNorm(d_model) if norm_first else None
+
+
+class Encoder(_Stack):
+    """N encoder layers; with pre-LN a final LayerNorm."""
+
+    layer_cls = EncoderLayer
 
     def forward(self, x: Tensor, mask: Tensor | None = None, caches: list[KVCache] | None = None) -> Tensor:
         for i, layer in enumerate(self.layers):
@@ -461,19 +469,10 @@ class Encoder(nn.Module):
         return x if self.norm is None else self.norm(x)  # (B, S, d)
 
 
-class Decoder(nn.Module):
+class Decoder(_Stack):
     """N decoder layers; with pre-LN a final LayerNorm."""
 
-    def __init__(
-        self, num_layers: int, d_model: int, num_heads: int, d_ff: int, dropout: float = 0.1,
-        norm_first: bool = False,
-    ) -> None:  # fmt: skip
-        super().__init__()
-        _check_positive_int(num_layers, "num_layers")
-        self.layers = nn.ModuleList(
-            DecoderLayer(d_model, num_heads, d_ff, dropout, norm_first) for _ in range(num_layers)
-        )
-        self.norm = nn.LayerNorm(d_model) if norm_first else None
+    layer_cls = DecoderLayer
 
     def forward(
         self,
