@@ -518,6 +518,18 @@ def _check_src(src: object, src_len: object, owner: str) -> tuple[Tensor, Tensor
     return src, src_len
 
 
+def _check_step_tokens(tokens: object, batch: int) -> None:
+    if not isinstance(tokens, Tensor) or tokens.shape != (batch,) or tokens.is_floating_point():
+        raise ValueError(f"step: tokens must be a (B,) = ({batch},) tensor of token ids, got {tokens!r}")
+
+
+def _xavier(module: nn.Module) -> None:
+    """Xavier-uniform init of every weight matrix, as nn.Transformer and the paper's reference code do."""
+    for p in module.parameters():
+        if p.dim() > 1:
+            nn.init.xavier_uniform_(p)
+
+
 def _generator(d_model: int, embedding: TokenEmbedding, vocab_size: int, tie: bool) -> nn.Linear:
     out = nn.Linear(d_model, vocab_size, bias=False)
     if tie:  # Press & Wolf 2017: the output layer reuses the target embedding matrix
@@ -564,10 +576,8 @@ class TransformerSeq2Seq(nn.Module):
         self.generator = _generator(d_model, self.tgt_embed, tgt_vocab_size, tie_embeddings)
         self.pad_idx, self.tgt_vocab_size = pad_idx, tgt_vocab_size
         self.use_cache = True
-        for module in (self.encoder, self.decoder):
-            for p in module.parameters():
-                if p.dim() > 1:
-                    nn.init.xavier_uniform_(p)  # as nn.Transformer and the paper's reference code
+        _xavier(self.encoder)
+        _xavier(self.decoder)
 
     def encode(self, src: Tensor, src_len: Tensor) -> tuple[Tensor, Tensor]:
         """(memory (B, S, d), memory_mask (B, 1, 1, S))."""
@@ -601,8 +611,7 @@ class TransformerSeq2Seq(nn.Module):
 
     def step(self, tokens: Tensor, state: TransformerState) -> tuple[Tensor, TransformerState]:
         B = state.memory.shape[0]
-        if not isinstance(tokens, Tensor) or tokens.shape != (B,) or tokens.is_floating_point():
-            raise ValueError(f"step: tokens must be a (B,) = ({B},) tensor of token ids, got {tokens!r}")
+        _check_step_tokens(tokens, B)
         history = torch.cat([state.tokens, tokens[:, None].to(state.tokens)], dim=1)  # (B, t)
         last = self.decoder.layers[-1].cross_attn
         last.keep_weights = True
@@ -671,9 +680,7 @@ class TransformerLM(nn.Module):
         blocked = torch.zeros(vocab_size, dtype=torch.bool)
         blocked[list(never_predict)] = True
         self.register_buffer("blocked", blocked, persistent=False)
-        for p in self.layers.parameters():
-            if p.dim() > 1:
-                nn.init.xavier_uniform_(p)
+        _xavier(self.layers)
 
     def _run(self, tokens: Tensor, caches: list[KVCache] | None, offset: int) -> Tensor:
         x = self.dropout(self.position(self.embed(tokens), offset))  # (B, T, d)
@@ -696,8 +703,7 @@ class TransformerLM(nn.Module):
 
     def step(self, tokens: Tensor, state: LMState) -> tuple[Tensor, LMState]:
         B = state.tokens.shape[0]
-        if not isinstance(tokens, Tensor) or tokens.shape != (B,) or tokens.is_floating_point():
-            raise ValueError(f"step: tokens must be a (B,) = ({B},) tensor of token ids, got {tokens!r}")
+        _check_step_tokens(tokens, B)
         caches = [KVCache(c.self_k, c.self_v) for c in state.caches]
         logits = self._run(tokens[:, None], caches, state.tokens.shape[1])[:, 0]  # (B, V)
         history = torch.cat([state.tokens, tokens[:, None].to(state.tokens)], dim=1)
