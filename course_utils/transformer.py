@@ -144,6 +144,19 @@ def causal_mask(size: int, device: torch.device | str | None = None) -> Tensor:
     return torch.ones(size, size, dtype=torch.bool, device=device).tril()[None, None]
 
 
+def _fused_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, dropout_p: float) -> Tensor:
+    """``F.scaled_dot_product_attention`` (B, h, T, d_k); in float32 when a CPU autocast made q bfloat16: PyTorch's
+    fused CPU kernel is slow in bfloat16 (its backward about 25x slower than in float32 on a CPU with AMX),
+    while the projections around it gain from bfloat16."""
+    if q.device.type == "cpu" and q.dtype == torch.bfloat16:
+        with torch.autocast("cpu", enabled=False):
+            out = F.scaled_dot_product_attention(
+                q.float(), k.float(), v.float(), attn_mask=mask, dropout_p=dropout_p
+            )
+        return out.to(q.dtype)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
+
+
 class MultiHeadAttention(nn.Module):
     """``MultiHead(Q, K, V) = Concat(head_1..head_h) W_O``, ``head_i = Attention(Q W_Qi, K W_Ki, V W_Vi)``.
 
@@ -219,8 +232,7 @@ class MultiHeadAttention(nn.Module):
                     "MultiHeadAttention: the mask leaves a query with no position to attend (a row of the "
                     "mask is all False); every sentence needs at least one real token"
                 )
-            p = self.dropout.p if self.training else 0.0
-            heads, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p), None
+            heads, weights = _fused_attention(q, k, v, mask, self.dropout.p if self.training else 0.0), None
         if self.keep_weights:
             self.last_weights = weights.detach()
         return self.w_o(self.merge_heads(heads)), weights if need_weights else None  # (B, T, d), (B, h, T, S)

@@ -120,6 +120,21 @@ def test_multi_head_attention_equals_pytorch(mask_kind: str) -> None:
     torch.testing.assert_close(g, g_ref)
 
 
+def test_multi_head_attention_under_bfloat16_autocast() -> None:
+    """On the CPU the fused kernel runs in float32 (it is slow in bfloat16); the output stays bfloat16 and close to
+    the weights path, and gradients flow."""
+    attn = MultiHeadAttention(D, H)
+    q, kv = torch.randn(B, T, D, requires_grad=True), torch.randn(B, S, D)
+    mask = padding_mask(LENGTHS, S)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        fast, _ = attn(q, kv, kv, mask)
+        slow, _ = attn(q, kv, kv, mask, need_weights=True)
+    assert fast.dtype == slow.dtype == torch.bfloat16
+    torch.testing.assert_close(fast.float(), slow.float(), atol=0.03, rtol=0.03)
+    (g,) = torch.autograd.grad(fast.float().sum(), q)
+    assert torch.isfinite(g).all() and g.abs().sum() > 0
+
+
 def test_multi_head_attention_bad_input() -> None:
     with pytest.raises(ValueError, match="not divisible by num_heads"):
         MultiHeadAttention(30, 4)
