@@ -52,31 +52,53 @@ _HASH_MULT = 2_654_435_761  # Knuth's multiplicative hash constant
 
 
 # --------------------------------------------------------------------------------------------- checks
-def _check_batch(x: Any, lengths: Any, vocab_size: int | None, who: str) -> None:
-    """x must be integer ids [B, T] (in [0, vocab_size) if given), lengths integers [B] in [1, T]."""
+#: Integer dtypes accepted for character ids and lengths (computations then run in int64).
+_INTEGER_DTYPES = frozenset(
+    [torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64]
+    + [getattr(torch, name) for name in ("uint16", "uint32", "uint64") if hasattr(torch, name)]
+)
+
+
+def _check_batch(x: Any, lengths: Any, vocab_size: int | None, who: str) -> tuple[Tensor, Tensor]:
+    """x must be integer ids [B, T] (in [0, vocab_size) if given), lengths integers [B] in [1, T].
+
+    Returns both as int64 (torch.long), so every later step is independent of the input integer dtype.
+    """
     if not isinstance(x, Tensor) or x.dim() != 2:
         got = list(x.shape) if isinstance(x, Tensor) else type(x).__name__
         raise ValueError(f"{who} expects character ids x of shape [B, T], got {got}")
-    if x.dtype.is_floating_point or x.dtype == torch.bool:
-        raise ValueError(f"{who} expects integer character ids (torch.long), got dtype {x.dtype}")
+    if x.dtype not in _INTEGER_DTYPES:
+        raise ValueError(
+            f"{who} expects integer character ids x (torch.long), got dtype {x.dtype}; "
+            f"encode the characters with the vocabulary, or convert with x.long() if they are whole ids"
+        )
+    x = x.long()
     if vocab_size is not None and x.numel() and (int(x.min()) < 0 or int(x.max()) >= vocab_size):
         raise ValueError(
             f"{who}: character ids must be in [0, vocab_size) = [0, {vocab_size}), got min {int(x.min())}, "
             f"max {int(x.max())}; was the batch encoded with the vocabulary the model was built for?"
         )
     if x.numel() and int(x.min()) < 0:
-        raise ValueError(f"{who}: character ids must be >= 0, got min {int(x.min())}")
+        raise ValueError(
+            f"{who}: character ids x must be >= 0, got min {int(x.min())}; encode the characters with the vocabulary"
+        )
     B, T = x.shape
     if not isinstance(lengths, Tensor) or lengths.dim() != 1 or lengths.shape[0] != B:
         got = list(lengths.shape) if isinstance(lengths, Tensor) else type(lengths).__name__
-        raise ValueError(f"{who} expects lengths of shape [B] = [{B}], got {got}")
-    if lengths.dtype.is_floating_point or lengths.dtype == torch.bool:
-        raise ValueError(f"{who}: lengths must be integers, got dtype {lengths.dtype}")
+        raise ValueError(
+            f"{who} expects lengths of shape [B] = [{B}] (one length per name, a tensor), got {got}"
+        )
+    if lengths.dtype not in _INTEGER_DTYPES:
+        raise ValueError(
+            f"{who}: lengths must be integers (torch.long), got dtype {lengths.dtype}; e.g. lengths.long()"
+        )
+    lengths = lengths.long()
     if B and (int(lengths.min()) < 1 or int(lengths.max()) > T):
         raise ValueError(
             f"{who}: lengths must be in [1, T] = [1, {T}] (every name needs at least one character), "
             f"got min {int(lengths.min())}, max {int(lengths.max())}"
         )
+    return x, lengths
 
 
 def _valid_mask(lengths: Tensor, T: int) -> Tensor:
@@ -85,6 +107,21 @@ def _valid_mask(lengths: Tensor, T: int) -> Tensor:
 
 
 # ------------------------------------------------------------------------------------ n-gram bag
+_MAX_BUCKETS = 2**62  # the int64 hash codes stay below this
+
+
+def _check_num_buckets(num_buckets: Any) -> None:
+    if (
+        isinstance(num_buckets, bool)
+        or not isinstance(num_buckets, int)
+        or not 2 <= num_buckets <= _MAX_BUCKETS
+    ):
+        raise ValueError(
+            f"num_buckets must be an int in [2, 2**62] (the size of the n-gram hash space, e.g. 2**20), "
+            f"got {num_buckets!r}"
+        )
+
+
 def char_ngram_ids(x: Tensor, lengths: Tensor, max_n: int = 4, num_buckets: int = 2**20) -> Tensor:
     """Hashed ids of every character n-gram (n = 1..max_n) of each name, boundaries included.
 
@@ -92,14 +129,16 @@ def char_ngram_ids(x: Tensor, lengths: Tensor, max_n: int = 4, num_buckets: int 
     ^Li$. Each n-gram's characters are combined into one integer and hashed into [1, num_buckets).
     x: [B, T] character ids, lengths: [B] -> ids: [B, N] with N = sum over n of (T + 3 - n); windows that
     run past the name's end are 0 (= no n-gram), so padding never changes a name's n-grams.
+    x and lengths may have any integer dtype: the hash is computed in int64, so the ids never depend on it.
     """
-    _check_batch(x, lengths, None, "char_ngram_ids")
+    x, lengths = _check_batch(x, lengths, None, "char_ngram_ids")
     _check_positive_int(max_n, "max_n")
-    if isinstance(num_buckets, bool) or not isinstance(num_buckets, int) or num_buckets < 2:
-        raise ValueError(f"num_buckets must be an int >= 2, got {num_buckets!r}")
+    _check_num_buckets(num_buckets)
     B, T = x.shape
     lengths = lengths.to(x.device)
-    digits = torch.where(_valid_mask(lengths, T), x + 1, 0)  # [B, T]; 0 = boundary (and padding)
+    # [B, T]; 0 = boundary (and padding). x % P + 1 == x + 1 for every realistic id (and the same modulo P
+    # for all), and keeps the int64 arithmetic below from overflowing.
+    digits = torch.where(_valid_mask(lengths, T), x % _HASH_PRIME + 1, 0)
     digits = F.pad(digits, (1, 1))  # [B, T + 2]: "^" at 0, "$" at lengths + 1
     ids = []
     for n in range(1, max_n + 1):
@@ -142,8 +181,7 @@ class NgramBagClassifier(nn.Module):
         _check_positive_ints(
             num_classes=num_classes, emb_dim=emb_dim, max_n=max_n, max_ngrams=max_ngrams, min_freq=min_freq
         )
-        if isinstance(num_buckets, bool) or not isinstance(num_buckets, int) or num_buckets < 2:
-            raise ValueError(f"num_buckets must be an int >= 2, got {num_buckets!r}")
+        _check_num_buckets(num_buckets)
         _check_dropout(dropout)
         self.num_classes, self.max_n, self.num_buckets = num_classes, max_n, num_buckets
         self.max_ngrams, self.min_freq = max_ngrams, min_freq
@@ -158,9 +196,24 @@ class NgramBagClassifier(nn.Module):
     def build_ngram_vocab(self, batches: Iterable[tuple[Tensor, Tensor]]) -> int:
         """Count the n-grams of the training names, given as batches of ``(x [B, T], lengths [B])``, and
         keep the ``max_ngrams`` most frequent ones seen at least ``min_freq`` times. Returns how many."""
+        if isinstance(batches, tuple) and len(batches) == 2 and isinstance(batches[0], Tensor):
+            raise TypeError(
+                "build_ngram_vocab takes an iterable of (x, lengths) batches, got a single (x, lengths) pair; "
+                "wrap it in a list: model.build_ngram_vocab([(x, lengths)])"
+            )
+        if not isinstance(batches, Iterable):
+            raise TypeError(
+                f"batches must be an iterable of (x [B, T], lengths [B]) pairs, got {type(batches).__name__}"
+            )
         counts = torch.zeros(self.num_buckets, dtype=torch.long)
-        for x, lengths in batches:
-            ids = char_ngram_ids(x.cpu(), lengths.cpu(), self.max_n, self.num_buckets)  # [B, N]
+        for i, batch in enumerate(batches):
+            if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+                raise TypeError(
+                    f"batches[{i}] must be an (x [B, T], lengths [B]) pair, got {type(batch).__name__}; "
+                    f"e.g. model.build_ngram_vocab(inputs for inputs, _ in train_loader)"
+                )
+            x, lengths = (t.cpu() if isinstance(t, Tensor) else t for t in batch)
+            ids = char_ngram_ids(x, lengths, self.max_n, self.num_buckets)  # [B, N]
             counts += torch.bincount(ids.flatten(), minlength=self.num_buckets)
         counts[0] = 0  # "no n-gram" (windows past the end of a name)
         frequent = (counts >= self.min_freq).nonzero().squeeze(1)  # bucket ids
@@ -261,8 +314,10 @@ class CharCNNBiGRU(nn.Module):
 
     def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
         """x: [B, T] character ids, lengths: [B] -> logits [B, C]."""
-        _check_batch(x, lengths, self.vocab_size, type(self).__name__)
+        x, lengths = _check_batch(x, lengths, self.vocab_size, type(self).__name__)
         B, T = x.shape
+        if B == 0:
+            raise ValueError(f"{type(self).__name__} got an empty batch (B = 0); pass at least one name")
         mask = _valid_mask(lengths.to(x.device), T).unsqueeze(-1)  # [B, T, 1]
         emb = self.emb_dropout(self.embedding(x)) * mask  # [B, T, E], zero on padding
         if self.kernel_sizes:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import numbers
 import os
 import random
 from collections import Counter, defaultdict
@@ -57,7 +58,11 @@ MULTI30K_FILES = {"train": "train", "val": "val", "test": "test_2016_flickr"}
 CONLL_SPLITS = ("train", "test")
 
 E = TypeVar("E")
-_verified: set[tuple[str, str]] = set()
+# Files whose checksum matched in this process: (resolved data folder, relative path, expected digest)
+# -> the file's (device, inode, size, mtime, ctime) when it was hashed. A file in another folder (e.g. a
+# copy that $COURSE_DATA_DIR points to), or one changed since, is hashed again.
+_verified: dict[tuple[str, str, str], tuple[int, ...]] = {}
+_SHA256_HEX = frozenset("0123456789abcdef")
 
 
 class DataFileError(RuntimeError):
@@ -93,40 +98,86 @@ def data_dir() -> Path:
 
 def _manifest(root: Path) -> dict[str, str]:
     path = root / MANIFEST
+    restore = (
+        f"Restore it with `git checkout -- data/{MANIFEST}` (from the repository root), "
+        f"or set ${DATA_ENV} to the course's data folder."
+    )
     if not path.is_file():
-        raise DataFileError(
-            f"the checksum manifest data/{MANIFEST} is missing (looked in {root}). "
-            f"Restore it with `git checkout -- data/{MANIFEST}`, or set ${DATA_ENV} to the course's data folder."
-        )
-    entries = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            digest, name = line.split(maxsplit=1)
-            entries[name.strip().lstrip("*")] = digest
+        raise DataFileError(f"the checksum manifest data/{MANIFEST} is missing (looked in {root}). {restore}")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as err:
+        raise DataFileError(f"the checksum manifest {path} cannot be read ({err}). {restore}") from err
+    except UnicodeDecodeError as err:
+        raise DataFileError(f"the checksum manifest {path} is not UTF-8 text ({err}). {restore}") from err
+    entries: dict[str, str] = {}
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        fields = line.split(maxsplit=1)
+        digest = fields[0].lower()
+        name = fields[1].strip().lstrip("*") if len(fields) == 2 else ""
+        if len(digest) != 64 or not set(digest) <= _SHA256_HEX or not name:
+            raise DataFileError(
+                f"the checksum manifest {path} is malformed at line {lineno}: expected "
+                f"'<64 hex digits of SHA-256>  <file path>' (the format of sha256sum), got {line[:100]!r}. "
+                f"{restore}"
+            )
+        if entries.get(name, digest) != digest:
+            raise DataFileError(
+                f"the checksum manifest {path} lists data/{name} twice with different checksums "
+                f"(line {lineno}). {restore}"
+            )
+        entries[name] = digest
     return entries
+
+
+def _stamp(path: Path) -> tuple[int, ...] | None:
+    """What identifies one version of a file (device, inode, size, mtime, ctime); None if it is no file."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    if not path.is_file():
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def verify_file(relpath: str) -> Path:
     """Check one data file (path relative to ``data/``) against the manifest; return its full path.
 
     Raises :class:`DataFileError` naming the file and how to restore it if it is missing or changed.
-    Each file is hashed once per process.
+    Each file is hashed once per process and data folder, and again whenever it changes on disk
+    (size, modification or status-change time).
     """
+    if isinstance(relpath, os.PathLike):
+        relpath = Path(relpath).as_posix()
+    if not isinstance(relpath, str):
+        raise TypeError(
+            f"relpath must be a str path relative to data/, e.g. 'names/Korean.txt', got {type(relpath).__name__}"
+        )
     root = data_dir()
     path = root / relpath
     restore = f"Restore it with `git checkout -- data/{relpath}` (from the repository root)."
     expected = _manifest(root).get(relpath)
     if expected is None:
         raise DataFileError(
-            f"data/{relpath} is not listed in data/{MANIFEST}; the known files are the course's own."
+            f"data/{relpath} is not listed in data/{MANIFEST}; the known files are the course's own "
+            f"(see data/{MANIFEST}), with paths relative to data/, e.g. 'names/Korean.txt'."
         )
-    if (relpath, expected) in _verified:
+    stamp = _stamp(path)
+    if stamp is None:
+        raise DataFileError(f"data file data/{relpath} is missing (looked for {path}). {restore}")
+    key = (str(root.resolve()), relpath, expected)
+    if _verified.get(key) == stamp:
         return path
-    if not path.is_file():
-        raise DataFileError(f"data file data/{relpath} is missing. {restore}")
-    content = path.read_bytes()
+    try:
+        content = path.read_bytes()
+    except OSError as err:
+        raise DataFileError(f"data file data/{relpath} cannot be read ({err}). {restore}") from err
     actual = hashlib.sha256(content).hexdigest()
     if actual != expected:
+        _verified.pop(key, None)
         if b"\r\n" in content and hashlib.sha256(content.replace(b"\r\n", b"\n")).hexdigest() == expected:
             raise DataFileError(
                 f"data file data/{relpath} has Windows line endings (CRLF): git converted it on checkout "
@@ -139,7 +190,7 @@ def verify_file(relpath: str) -> Path:
             f"the manifest expects {expected[:12]}…. Restore it from the repository root: "
             f"`rm data/{relpath}` then `git checkout -- data/{relpath}` (git skips a file it thinks unchanged)."
         )
-    _verified.add((relpath, expected))
+    _verified[key] = stamp
     return path
 
 
@@ -153,10 +204,17 @@ def verify_all() -> list[str]:
 
 def _read_text(relpath: str, encoding: str = "utf-8") -> str:
     path = verify_file(relpath)
-    raw = path.read_bytes()
-    if relpath.endswith(".gz"):
-        raw = gzip.decompress(raw)
-    return raw.decode(encoding)
+    restore = f"Restore it with `git checkout -- data/{relpath}` (from the repository root)."
+    try:
+        raw = path.read_bytes()
+    except OSError as err:  # removed or made unreadable since it was verified
+        raise DataFileError(f"data file data/{relpath} cannot be read ({err}). {restore}") from err
+    try:
+        if relpath.endswith(".gz"):
+            raw = gzip.decompress(raw)
+        return raw.decode(encoding)
+    except (OSError, EOFError, UnicodeDecodeError) as err:
+        raise DataFileError(f"data file data/{relpath} cannot be decoded ({err}). {restore}") from err
 
 
 # --------------------------------------------------------------------------- splitting
@@ -177,11 +235,18 @@ def stratified_split(
     """
     if len(items) != len(strata):
         raise ValueError(f"items and strata must have the same length, got {len(items)} and {len(strata)}")
+    for name, frac in (("val_frac", val_frac), ("test_frac", test_frac)):
+        if isinstance(frac, bool) or not isinstance(frac, numbers.Real):
+            raise TypeError(
+                f"{name} must be a number in [0, 1), e.g. 0.1, got {type(frac).__name__} ({frac!r})"
+            )
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be an int, e.g. seed=0, got {type(seed).__name__} ({seed!r})")
     if not (0 <= val_frac < 1 and 0 <= test_frac < 1 and val_frac + test_frac < 1):
         raise ValueError(
             f"need 0 <= val_frac, test_frac and val_frac + test_frac < 1, got {val_frac}, {test_frac}"
         )
-    rng = random.Random(seed)
+    rng = random.Random(int(seed))
     by_stratum: dict[str, list[int]] = defaultdict(list)
     for i, s in enumerate(strata):
         by_stratum[s].append(i)

@@ -27,6 +27,8 @@ Conventions (the same for every model, so perplexities are comparable):
   ``<bos>``, plus ``<eos>``; every conditional distribution sums to 1 over them.
 * A context shorter than ``n - 1`` words means "the start of a sentence" and is padded with
   ``<bos>``; only the last ``n - 1`` words of a longer context are used.
+* Sentences must not contain ``<bos>``, ``<eos>`` (the models add them) nor ``<pad>`` (padding is not
+  a word; it is refused as a word or context too), in training and in evaluation alike.
 * Words outside the vocabulary become ``<unk>`` when the vocabulary has it; otherwise they are an
   error. The vocabulary is fixed on the training data, e.g.
   ``Vocab.build(train, min_freq=2)``, so that ``<unk>`` is seen in training.
@@ -60,6 +62,9 @@ __all__ = ["AddK", "Interpolated", "KneserNey", "Laplace", "MLE", "NgramLM", "Un
 
 # The words a model never predicts (nor keeps as vocabulary words).
 _NOT_PREDICTED = (PAD, BOS)
+# Tokens that may not occur inside a sentence: the model adds <bos>/<eos> itself, and <pad> is no word.
+# (<unk> may: it is an ordinary word of the vocabulary, e.g. in pre-processed corpora.)
+_RESERVED = frozenset((PAD, BOS, EOS))
 
 
 def _check_int(value: Any, name: str, minimum: int) -> int:
@@ -87,7 +92,7 @@ def _check_sentences(sentences: Any, what: str = "sentences") -> tuple[list[list
         out.append(sent if type(sent) is list else list(sent))
     try:
         distinct: set[str] = set().union(*out)
-        suspicious = any(not isinstance(tok, str) or tok in (BOS, EOS) for tok in distinct)
+        suspicious = any(not isinstance(tok, str) or tok in _RESERVED for tok in distinct)
     except TypeError:  # an unhashable token, e.g. a nested list
         distinct, suspicious = set(), True
     if suspicious:
@@ -99,6 +104,11 @@ def _check_sentences(sentences: Any, what: str = "sentences") -> tuple[list[list
                     raise ValueError(
                         f"{what}[{i}] contains {tok!r}; give sentences without boundary markers, "
                         f"the model adds {BOS!r} and {EOS!r} itself"
+                    )
+                if tok == PAD:
+                    raise ValueError(
+                        f"{what}[{i}] contains the padding token {PAD!r}, which is not a word; give the "
+                        f"unpadded sentences (e.g. vocab.decode(ids) drops it, or cut each row to its length)"
                     )
     return out, distinct
 
@@ -204,6 +214,11 @@ class NgramLM:
             raise ValueError(
                 f"{BOS!r} is never predicted (it only pads the context); ask about a word or {EOS!r}"
             )
+        if token == PAD:
+            raise ValueError(
+                f"{PAD!r} is padding, not a word: the model neither predicts it nor uses it as context; "
+                f"remove it from the words and contexts you pass"
+            )
         idx = self._stoi.get(token)
         if idx is not None:
             return idx
@@ -244,7 +259,7 @@ class NgramLM:
 
     # ------------------------------------------------------------------ fitting
     def fit(self, sentences: Iterable[Sequence[str]], vocab: Vocab | Iterable[str] | None = None) -> NgramLM:
-        """Count the n-grams of ``sentences`` (tokenized, without ``<bos>``/``<eos>``); returns self.
+        """Count the n-grams of ``sentences`` (tokenized, without ``<bos>``/``<eos>``/``<pad>``); returns self.
 
         ``vocab`` fixes the words: a :class:`~course_utils.text.Vocab` (e.g. ``Vocab.build(train,
         min_freq=2)``), a list of tokens, or None for the tokens of ``sentences`` (no ``<unk>``).

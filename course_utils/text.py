@@ -85,6 +85,30 @@ def _check_token_list(tokens: Any, what: str) -> list[str]:
     return tokens
 
 
+def _check_freqs(freqs: Any) -> Counter[str]:
+    """Validate token counts (str -> non-negative int) and return them as a Counter."""
+    if not isinstance(freqs, Mapping):
+        raise TypeError(
+            f"freqs must be a mapping of token -> count (e.g. a Counter) or None, got {type(freqs).__name__}"
+        )
+    out: Counter[str] = Counter()
+    for tok, count in freqs.items():
+        if not isinstance(tok, str):
+            raise TypeError(f"freqs has a {type(tok).__name__} key ({tok!r}); the keys must be str tokens")
+        if not _is_int(count):
+            raise TypeError(
+                f"freqs[{tok!r}] is {count!r} ({type(count).__name__}); counts must be non-negative integers "
+                f"(how often the token occurs), e.g. Counter(tokens)"
+            )
+        if count < 0:
+            raise ValueError(
+                f"freqs[{tok!r}] is {int(count)}; counts must be non-negative integers "
+                f"(how often the token occurs), e.g. Counter(tokens)"
+            )
+        out[tok] = int(count)
+    return out
+
+
 class Vocab:
     """A bijection between tokens (str) and ids (int), ids ``0 .. len(vocab) - 1``.
 
@@ -99,7 +123,8 @@ class Vocab:
         itos: the tokens in id order ("index to string"); no duplicates.
         specials: which of those tokens are special (dropped by ``decode(skip_specials=True)``);
             default: those of :data:`SPECIALS` that occur in ``itos``.
-        freqs: optional token counts from the training data (kept by :meth:`build`).
+        freqs: optional token counts from the training data (kept by :meth:`build`): str tokens mapped
+            to non-negative integers.
     """
 
     def __init__(
@@ -132,7 +157,7 @@ class Vocab:
         self._specials = tuple(dict.fromkeys(special_list))
         self._special_ids = frozenset(stoi[tok] for tok in self._specials)
         self._unk = stoi.get(UNK)
-        self._freqs = None if freqs is None else Counter({str(k): int(v) for k, v in freqs.items()})
+        self._freqs = None if freqs is None else _check_freqs(freqs)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -486,6 +511,10 @@ class BucketBatchSampler(Sampler[list[int]]):
     Every index appears exactly once per epoch. The order depends only on ``seed`` and the epoch:
     epoch 0 on the first ``iter()``, then 1, 2, ...; :meth:`set_epoch` chooses the next one.
     With ``shuffle=False`` the batches come in order of length, shortest first, every epoch.
+
+    ``drop_last=True`` keeps only full batches: with ``shuffle=True`` the ``n % batch_size`` left-over
+    indices are a random draw of the epoch's shuffle (a different set every epoch, unbiased by length);
+    with ``shuffle=False`` nothing is random, so the longest ``n % batch_size`` are left out every epoch.
     Inside a batch, indices are ordered longest first (ready for ``pack_padded_sequence``).
 
     Use it as ``DataLoader(dataset, batch_sampler=sampler, collate_fn=...)``.
@@ -508,9 +537,17 @@ class BucketBatchSampler(Sampler[list[int]]):
             raise ValueError(f"pool_batches must be an int >= 1, got {pool_batches!r}")
         if not _is_int(seed) or seed < 0:
             raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+        for name, flag in (("shuffle", shuffle), ("drop_last", drop_last)):
+            if not isinstance(flag, (bool, np.bool_)):
+                raise TypeError(f"{name} must be True or False, got {type(flag).__name__} ({flag!r})")
         if isinstance(lengths, torch.Tensor):
             lengths = lengths.tolist()
-        lens = np.asarray(lengths)
+        try:
+            lens = np.asarray(lengths)
+        except (TypeError, ValueError) as err:
+            raise TypeError(
+                f"lengths must be a 1-D list of int sequence lengths, e.g. [len(ids) for ids in data] ({err})"
+            ) from err
         if lens.ndim != 1 or lens.size == 0:
             raise ValueError(
                 f"lengths must be a non-empty 1-D list of sequence lengths (one per example), "
@@ -553,10 +590,14 @@ class BucketBatchSampler(Sampler[list[int]]):
 
     def batches(self, epoch: int) -> list[list[int]]:
         """The batches of ``epoch`` (no side effects)."""
+        if not _is_int(epoch) or epoch < 0:
+            raise ValueError(f"epoch must be an int >= 0, got {epoch!r}")
         if not self.shuffle:
             return self._cut(np.argsort(self.lengths, kind="stable"))
         rng = np.random.default_rng([self.seed, int(epoch)])
         perm = rng.permutation(len(self.lengths))
+        if self.drop_last:  # leave out a random remainder, a new one every epoch (not the longest ones)
+            perm = perm[: len(perm) - len(perm) % self.batch_size]
         pool = self.batch_size * self.pool_batches
         order = np.concatenate(
             [

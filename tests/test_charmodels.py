@@ -300,3 +300,72 @@ def test_train_best_names_classifier_bad_inputs() -> None:
     empty = SimpleNamespace(train=[], val=[], classes=["A"])
     with pytest.raises(ValueError, match="empty"):
         train_best_names_classifier(empty, epochs=1)
+
+
+# ------------------------------------------------------------------------------------ integer dtypes
+INT_DTYPES = [torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64]
+
+
+@pytest.mark.parametrize("dtype", INT_DTYPES)
+@pytest.mark.parametrize("lengths_dtype", [torch.int32, torch.int64])
+def test_char_ngram_ids_independent_of_integer_dtype(dtype: torch.dtype, lengths_dtype: torch.dtype) -> None:
+    x, lengths = encode(NAMES)
+    assert int(x.max()) < 127  # fits every dtype tested
+    expected = char_ngram_ids(x, lengths, max_n=4, num_buckets=2**20)
+    got = char_ngram_ids(x.to(dtype), lengths.to(lengths_dtype), max_n=4, num_buckets=2**20)
+    assert got.dtype == torch.long
+    assert torch.equal(got, expected)
+
+
+def test_char_ngram_ids_wide_ids_match_reference_across_dtypes() -> None:
+    """Ids large enough to overflow a 16/32-bit hash give the same buckets in every wide-enough dtype."""
+    ids = [30_000, 12, 29_999, 7]
+    x, lengths = torch.tensor([ids]), torch.tensor([4])
+    expected = reference_ngram_ids(ids, 4, 2**20)
+    for dtype in (torch.int16, torch.int32, torch.int64):
+        got = char_ngram_ids(x.to(dtype), lengths, max_n=4, num_buckets=2**20)
+        assert sorted(got[got != 0].tolist()) == sorted(expected), dtype
+    huge = [2**62, 2**40, 5]  # no int64 overflow either: still the exact reference hash
+    got = char_ngram_ids(torch.tensor([huge]), torch.tensor([3]), max_n=3, num_buckets=2**20)
+    assert sorted(got[got != 0].tolist()) == sorted(reference_ngram_ids(huge, 3, 2**20))
+
+
+@pytest.mark.parametrize("dtype", INT_DTYPES)
+def test_models_give_the_same_logits_for_every_integer_dtype(dtype: torch.dtype) -> None:
+    x, lengths = encode(NAMES)
+    for model in make_models():
+        model.eval()
+        with torch.no_grad():
+            torch.testing.assert_close(model(x.to(dtype), lengths.to(torch.int32)), model(x, lengths))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bool, torch.complex64])
+def test_non_integer_ids_are_refused(dtype: torch.dtype) -> None:
+    x, lengths = encode(["Abe", "Li"])
+    with pytest.raises(ValueError, match=r"char_ngram_ids expects integer character ids x.*x.long\(\)"):
+        char_ngram_ids(x.to(dtype), lengths)
+    with pytest.raises(ValueError, match="lengths must be integers"):
+        char_ngram_ids(x, lengths.to(dtype))
+    for model in make_models():
+        with pytest.raises(ValueError, match="integer character ids"):
+            model(x.to(dtype), lengths)
+
+
+def test_more_bad_inputs() -> None:
+    x, lengths = encode(["Abe", "Li"])
+    with pytest.raises(ValueError, match="num_buckets must be an int in"):
+        char_ngram_ids(x, lengths, num_buckets=2**70)
+    with pytest.raises(ValueError, match="num_buckets must be an int in"):
+        char_ngram_ids(x, lengths, num_buckets=1000.0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"lengths of shape \[B\]"):
+        char_ngram_ids(x, [3, 2])  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="empty batch"):
+        CharCNNBiGRU(V, C, emb_dim=4, hidden_size=4)(x[:0], lengths[:0])
+    bag = NgramBagClassifier(C, num_buckets=97, min_freq=1)
+    with pytest.raises(TypeError, match=r"wrap it in a list"):
+        bag.build_ngram_vocab((x, lengths))
+    with pytest.raises(TypeError, match=r"batches\[0\] must be an \(x \[B, T\], lengths \[B\]\) pair"):
+        bag.build_ngram_vocab([x])
+    with pytest.raises(TypeError, match="batches must be an iterable"):
+        bag.build_ngram_vocab(3)  # type: ignore[arg-type]
+    assert bag.build_ngram_vocab([(x.to(torch.int16), lengths.to(torch.int32))]) > 0

@@ -19,7 +19,7 @@ def data_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for p in root.rglob("*"):
         p.chmod(0o755 if p.is_dir() else 0o644)
     monkeypatch.setenv(data.DATA_ENV, str(root))
-    monkeypatch.setattr(data, "_verified", set())
+    monkeypatch.setattr(data, "_verified", {})
     return root
 
 
@@ -187,3 +187,125 @@ def test_splits_repr_and_summary() -> None:
     rows = data.summary()
     assert [r["data set"] for r in rows] == ["names", "multi30k (de-en)", "conll2000", "rt-polarity"]
     assert rows[1]["train"] == 29_000 and rows[3]["classes"] == 2
+
+
+# --------------------------------------------------------------------------- checksum cache and manifest
+
+
+def test_cache_is_per_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file verified in data/ does not make an edited copy elsewhere ($COURSE_DATA_DIR) trusted."""
+    monkeypatch.setattr(data, "_verified", {})
+    monkeypatch.delenv(data.DATA_ENV, raising=False)
+    data.verify_file("names/Korean.txt")  # the repository's copy: verified and cached
+    root = tmp_path / "data"
+    shutil.copytree(data.DATA_DIR, root)
+    with open(root / "names" / "Korean.txt", "ab") as f:
+        f.write(b"Kimchi\n")
+    monkeypatch.setenv(data.DATA_ENV, str(root))
+    with pytest.raises(data.DataFileError, match=r"names/Korean.txt has changed"):
+        data.verify_file("names/Korean.txt")
+    with pytest.raises(data.DataFileError, match=r"names/Korean.txt has changed"):
+        data.load_names()
+
+
+def test_file_edited_after_verification_is_verified_again(data_copy: Path) -> None:
+    import os
+
+    path = data_copy / "names" / "Korean.txt"
+    data.verify_file("names/Korean.txt")
+    with open(path, "ab") as f:  # a different size
+        f.write(b"Kimchi\n")
+    with pytest.raises(data.DataFileError, match="has changed"):
+        data.verify_file("names/Korean.txt")
+    shutil.copy(data.DATA_DIR / "names" / "Korean.txt", path)  # restored: fine again
+    data.verify_file("names/Korean.txt")
+    # same size, different bytes, with another modification time
+    st = path.stat()
+    content = bytearray(path.read_bytes())
+    content[0] ^= 0x20
+    path.write_bytes(bytes(content))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    with pytest.raises(data.DataFileError, match="has changed"):
+        data.load_names()
+
+
+def test_file_removed_after_verification(data_copy: Path) -> None:
+    data.load_names()  # verifies (and caches) every names file
+    (data_copy / "names" / "Korean.txt").unlink()
+    with pytest.raises(
+        data.DataFileError, match=r"names/Korean.txt is missing.*git checkout -- data/names/Korean"
+    ):
+        data.verify_file("names/Korean.txt")
+    with pytest.raises(data.DataFileError, match=r"names/Korean.txt is missing"):
+        data.load_names()
+    (data_copy / "names" / "Korean.txt").mkdir()  # a folder is no file either
+    with pytest.raises(data.DataFileError, match=r"names/Korean.txt is missing"):
+        data.load_names()
+
+
+def test_file_vanishing_while_read_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(data, "verify_file", lambda relpath: tmp_path / "gone.txt")
+    with pytest.raises(data.DataFileError, match=r"data/names/Korean.txt cannot be read.*git checkout"):
+        data._read_text("names/Korean.txt")
+
+
+@pytest.mark.parametrize(
+    "bad_line",
+    [
+        "0123abcd",  # no file name
+        "not-a-digest  names/Korean.txt",  # not 64 hex digits
+        "a" * 63 + "  names/Korean.txt",  # too short
+        "z" * 64 + "  names/Korean.txt",  # not hex
+    ],
+)
+def test_malformed_manifest_line_is_named(data_copy: Path, bad_line: str) -> None:
+    manifest = data_copy / data.MANIFEST
+    lines = manifest.read_text().splitlines()
+    manifest.write_text("\n".join([*lines[:2], bad_line, *lines[2:]]) + "\n")
+    with pytest.raises(
+        data.DataFileError,
+        match=r"MANIFEST.sha256 is malformed at line 3.*git checkout -- data/MANIFEST.sha256",
+    ):
+        data.verify_file("names/Korean.txt")
+    with pytest.raises(data.DataFileError, match="malformed at line 3"):
+        data.verify_all()
+
+
+def test_manifest_not_utf8_or_contradictory(data_copy: Path) -> None:
+    manifest = data_copy / data.MANIFEST
+    original = manifest.read_bytes()
+    manifest.write_bytes(original + b"\xff\xfe garbage\n")
+    with pytest.raises(data.DataFileError, match=r"not UTF-8.*git checkout -- data/MANIFEST.sha256"):
+        data.load_names()
+    manifest.write_bytes(original + ("0" * 64 + "  names/Korean.txt\n").encode())
+    with pytest.raises(data.DataFileError, match=r"lists data/names/Korean.txt twice.*git checkout"):
+        data.load_names()
+    manifest.write_bytes(original + b"\n\n")  # blank lines are fine
+    assert len(data.load_names().classes) == 18
+
+
+def test_verify_file_bad_relpath() -> None:
+    with pytest.raises(TypeError, match="relpath must be a str"):
+        data.verify_file(3)  # type: ignore[arg-type]
+    with pytest.raises(data.DataFileError, match="not listed"):
+        data.verify_file("../README.md")
+    assert data.verify_file(Path("names") / "Korean.txt") == data.DATA_DIR / "names" / "Korean.txt"  # type: ignore[arg-type]
+
+
+def test_stratified_split_bad_types() -> None:
+    with pytest.raises(TypeError, match="val_frac must be a number"):
+        data.stratified_split([1, 2], ["a", "a"], val_frac="0.1")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="test_frac must be a number"):
+        data.stratified_split([1, 2], ["a", "a"], test_frac=None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="seed must be an int"):
+        data.stratified_split([1, 2], ["a", "a"], seed=1.5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="seed must be an int"):
+        data.load_names(seed="0")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="val_frac"):
+        data.stratified_split([1, 2], ["a", "a"], val_frac=float("nan"))
+    import numpy as np
+
+    items = list(range(50))
+    assert data.stratified_split(items, ["a"] * 50, seed=np.int64(3)) == data.stratified_split(
+        items, ["a"] * 50, seed=3
+    )

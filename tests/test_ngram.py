@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from course_utils import ngram
-from course_utils.text import BOS, EOS, UNK, Vocab
+from course_utils.text import BOS, EOS, PAD, UNK, Vocab
 
 # The corpus of the hand-computed examples: padded, a trigram model sees
 #   <bos> <bos> a b <eos>   (twice)
@@ -397,3 +397,53 @@ def test_setters_validate_too() -> None:
     addk = ngram.AddK(2).fit(TOY)
     with pytest.raises(ValueError, match="k must be"):
         addk.k = 0
+
+
+# ------------------------------------------------------------------------------------ reserved tokens
+@pytest.mark.parametrize("token", [PAD, BOS, EOS])
+@pytest.mark.parametrize("cls", [ngram.MLE, ngram.Laplace, ngram.KneserNey, ngram.Interpolated])
+def test_reserved_tokens_inside_sentences_are_refused(cls, token: str) -> None:
+    """<pad> is no word and <bos>/<eos> are added by the model: inside a sentence they are an error,
+    in training (with or without an <unk> vocabulary) and in evaluation alike."""
+    bad = [["a", "b"], ["c", token, "b"]]
+    match = r"sentences\[1\] contains (the padding token )?'" + token
+    with pytest.raises(ValueError, match=match):
+        cls(2).fit(bad)
+    with pytest.raises(ValueError, match=match):
+        cls(2).fit(bad, vocab=Vocab.build(TOY))  # has <unk>: must not silently become <unk>
+    with pytest.raises(ValueError, match=match):
+        cls(2).fit(bad, vocab=["a", "b", "c", PAD])
+    model = cls(2).fit(TOY, Vocab.build(TOY, min_freq=2))
+    with pytest.raises(ValueError, match=match):
+        model.perplexity(bad)
+    with pytest.raises(ValueError, match=match):
+        model.token_logprobs(bad)
+    with pytest.raises(ValueError, match=match):
+        ngram.padded_ngrams(bad, 2)
+
+
+def test_pad_error_says_how_to_fix() -> None:
+    with pytest.raises(ValueError, match="padding token '<pad>', which is not a word; give the unpadded"):
+        ngram.KneserNey(2).fit([["a", PAD, PAD]])
+
+
+def test_pad_is_no_word_nor_context_in_queries() -> None:
+    model = ngram.KneserNey(3).fit(TOY, Vocab.build(TOY, min_freq=2))
+    assert PAD not in model.words
+    for call in (
+        lambda: model.prob(PAD, ["a"]),
+        lambda: model.prob("a", [PAD]),
+        lambda: model.logprob("a", ["b", PAD]),
+        lambda: model.distribution([PAD]),
+        lambda: model.sample(0, prefix=[PAD]),
+        lambda: model.count((PAD,)),
+        lambda: model.count(("a", PAD)),
+        lambda: model.continuation_count((PAD,)),
+    ):
+        with pytest.raises(ValueError, match="'<pad>' is padding, not a word"):
+            call()
+
+
+def test_unk_in_training_text_is_an_ordinary_word() -> None:
+    model = ngram.MLE(2).fit([["a", UNK], ["a", "zebra"]], Vocab.build([["a"]]))
+    assert model.count(("a", UNK)) == 2  # the literal <unk> and the unknown "zebra"

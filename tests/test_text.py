@@ -570,3 +570,104 @@ def test_token_batch_sampler_respects_the_budget() -> None:
     with pytest.raises(ValueError, match="lengths"):
         TokenBatchSampler([], 10)
     assert "max_tokens=120" in repr(sampler)
+
+
+# ---------------------------------------------------------------------------- review fixes
+def _dropped(batches: list[list[int]], n: int) -> set[int]:
+    return set(range(n)) - {i for b in batches for i in b}
+
+
+def test_sampler_drop_last_drops_a_different_random_remainder_each_epoch():
+    n, batch_size = 103, 10
+    lengths = list(range(1, n + 1))  # index i has length i + 1: the longest are the last indices
+    sampler = BucketBatchSampler(lengths, batch_size, seed=5, drop_last=True, pool_batches=2)
+    dropped = []
+    for _ in range(20):
+        batches = list(sampler)
+        assert len(batches) == len(sampler) == 10
+        assert all(len(b) == batch_size for b in batches)
+        flat = [i for b in batches for i in b]
+        assert len(flat) == len(set(flat)) == 100
+        dropped.append(frozenset(_dropped(batches, n)))
+    assert all(len(d) == 3 for d in dropped)
+    assert len(set(dropped)) > 15  # a new remainder (almost) every epoch
+    assert not all(d == {100, 101, 102} for d in dropped)  # not the longest ones
+    assert len(frozenset().union(*dropped)) > 30  # spread over the data set
+    # reproducible for a seed and epoch
+    again = BucketBatchSampler(lengths, batch_size, seed=5, drop_last=True, pool_batches=2)
+    assert [frozenset(_dropped(again.batches(e), n)) for e in range(20)] == dropped
+    assert BucketBatchSampler(lengths, batch_size, seed=6, drop_last=True).batches(0) != again.batches(0)
+
+
+def test_sampler_drop_last_is_unbiased_by_length():
+    lengths = [1] * 50 + [100] * 55  # 105 examples, batch 10: 5 dropped per epoch
+    sampler = BucketBatchSampler(lengths, 10, drop_last=True)
+    counts = Counter(i for e in range(200) for i in _dropped(sampler.batches(e), len(lengths)))
+    long_share = sum(c for i, c in counts.items() if lengths[i] == 100) / sum(counts.values())
+    assert 0.35 < long_share < 0.7  # about 55 / 105; the old behaviour dropped only long ones
+
+
+def test_sampler_drop_last_without_shuffle_is_fixed():
+    lengths = [5, 3, 8, 1, 2, 9, 4]
+    sampler = BucketBatchSampler(lengths, 3, shuffle=False, drop_last=True)
+    assert list(sampler) == list(sampler) == [[1, 4, 3], [2, 0, 6]]  # the longest (5) left out
+
+
+def test_sampler_rejects_non_bool_flags_bad_epoch_and_ragged_lengths():
+    with pytest.raises(TypeError, match="drop_last must be True or False"):
+        BucketBatchSampler([1, 2], 1, drop_last="yes")
+    with pytest.raises(TypeError, match="shuffle must be True or False"):
+        BucketBatchSampler([1, 2], 1, shuffle=None)
+    with pytest.raises(TypeError, match="shuffle must be True or False"):
+        TokenBatchSampler([1, 2], 10, shuffle=1)
+    assert len(BucketBatchSampler([1, 2], 1, drop_last=np.bool_(True))) == 2
+    with pytest.raises(ValueError, match="epoch must be an int >= 0"):
+        BucketBatchSampler([1, 2], 1).batches(-1)
+    with pytest.raises(ValueError, match="epoch must be an int >= 0"):
+        BucketBatchSampler([1, 2], 1).batches(1.5)
+    with pytest.raises(TypeError, match="lengths must be"):
+        BucketBatchSampler([[1, 2], [3]], 1)
+
+
+def test_token_batch_sampler_never_drops():
+    lengths = np.random.default_rng(1).integers(1, 30, 333)
+    sampler = TokenBatchSampler(lengths, 64, seed=2)
+    assert not sampler.drop_last
+    for _ in range(3):
+        assert sorted(i for b in sampler for i in b) == list(range(333))
+
+
+@pytest.mark.parametrize(
+    ("freqs", "error", "match"),
+    [
+        ({"a": -1}, ValueError, r"freqs\['a'\] is -1; counts must be non-negative integers"),
+        ({"a": 1.5}, TypeError, r"freqs\['a'\] is 1.5 .*non-negative integers"),
+        ({"a": 2.0}, TypeError, "non-negative integers"),
+        ({"a": True}, TypeError, "non-negative integers"),
+        ({"a": "3"}, TypeError, "non-negative integers"),
+        ({"a": None}, TypeError, "non-negative integers"),
+        ({1: 2}, TypeError, "keys must be str"),
+        ([("a", 1)], TypeError, "freqs must be a mapping"),
+        ("a", TypeError, "freqs must be a mapping"),
+    ],
+)
+def test_vocab_refuses_bad_counts(freqs, error, match):
+    with pytest.raises(error, match=match):
+        Vocab(["a", "b"], freqs=freqs)
+
+
+def test_vocab_accepts_zero_and_numpy_counts():
+    vocab = Vocab(["a", "b"], freqs={"a": 0, "b": np.int64(4), "c": torch.tensor(2)})
+    assert vocab.freqs == Counter({"b": 4, "c": 2, "a": 0}) and all(
+        type(c) is int for c in vocab.freqs.values()
+    )
+
+
+def test_load_refuses_negative_counts(tmp_path):
+    path = tmp_path / "v.json"
+    Vocab.build([["a", "b"]]).save(path)
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    payload["freqs"]["a"] = -2
+    path.write_text(json.dumps(payload), encoding="utf-8")
+    with pytest.raises(ValueError, match="damaged vocabulary file.*non-negative integers"):
+        Vocab.load(path)
