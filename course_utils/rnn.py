@@ -26,6 +26,7 @@ Shape legend: B batch, T time, I input features, H hidden, V vocabulary, C class
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 import torch.nn.functional as F
@@ -76,6 +77,48 @@ def _check_dropout(dropout: float) -> None:
         raise ValueError(f"dropout must be a float in [0, 1), got {dropout!r}")
 
 
+def _autocasting(x: Tensor) -> bool:
+    """Whether ``torch.autocast`` is on for x's device (then mixed dtypes are expected and fine)."""
+    try:
+        return torch.is_autocast_enabled(x.device.type)
+    except (TypeError, RuntimeError):  # an older PyTorch, or a device type autocast does not know
+        return torch.is_autocast_enabled()
+
+
+def _check_features(x: Tensor, weight: Tensor, who: str, name: str = "x") -> None:
+    """x must have the dtype and device of the module's weights (as ``nn.LSTM`` requires), unless autocasting."""
+    if x.device != weight.device:
+        raise ValueError(
+            f"{who}: {name} is on {x.device} but the weights are on {weight.device}; "
+            f"move one of them, e.g. {name}.to({str(weight.device)!r})"
+        )
+    if _autocasting(x) or x.dtype == weight.dtype:
+        return
+    if not x.is_floating_point():
+        raise ValueError(
+            f"{who} expects {name} of float features (dtype {weight.dtype}), got dtype {x.dtype}; "
+            "token ids must be embedded first (e.g. with nn.Embedding), other values converted with "
+            f"{name}.to({weight.dtype})"
+        )
+    raise ValueError(
+        f"{who}: {name} has dtype {x.dtype} but the weights have dtype {weight.dtype}; convert it "
+        f"with {name}.to({weight.dtype}) or the module with .to({x.dtype})"
+    )
+
+
+def _check_state_like(s: Tensor, x: Tensor, name: str, who: str) -> None:
+    """A state tensor must have the input's dtype and device (as ``nn.LSTM`` requires), unless autocasting."""
+    if s.device != x.device:
+        raise ValueError(
+            f"{who}: {name} is on {s.device} but the input is on {x.device}; use {name}.to(x.device)"
+        )
+    if s.dtype != x.dtype and not _autocasting(x):
+        raise ValueError(
+            f"{who}: {name} has dtype {s.dtype} but the input has dtype {x.dtype}; they must match: "
+            f"use {name}.to(x.dtype)"
+        )
+
+
 # ----------------------------------------------------------------------------------------------------
 # Cells
 # ----------------------------------------------------------------------------------------------------
@@ -121,6 +164,7 @@ class _Cell(nn.Module):
                 f"{type(self).__name__} expects one time step x of shape [B, input_size] = [B, {self.input_size}], "
                 f"got {got}; loop over time (or use RNN) for a [B, T, input_size] sequence"
             )
+        _check_features(x, self.weight_ih, type(self).__name__)
 
     def _check_state(self, s: Tensor, x: Tensor, name: str) -> None:
         if not isinstance(s, Tensor) or tuple(s.shape) != (x.shape[0], self.hidden_size):
@@ -128,6 +172,7 @@ class _Cell(nn.Module):
             raise ValueError(
                 f"{name} must have shape [B, hidden_size] = [{x.shape[0]}, {self.hidden_size}], got {got}"
             )
+        _check_state_like(s, x, name, type(self).__name__)
 
     def _zeros(self, x: Tensor) -> Tensor:
         return x.new_zeros(x.shape[0], self.hidden_size)
@@ -404,7 +449,12 @@ class RNN(nn.Module):
         self.cells = nn.ModuleList(cells)  # index layer * D + direction, PyTorch's order
 
     def _check_lengths(self, lengths: Tensor, B: int, T: int) -> Tensor:
-        lengths = torch.as_tensor(lengths)
+        try:
+            lengths = torch.as_tensor(lengths)
+        except (TypeError, ValueError, RuntimeError) as err:
+            raise ValueError(
+                f"lengths must be a tensor (or list) of [B] = [{B}] ints, got {type(lengths).__name__}"
+            ) from err
         if lengths.dim() != 1 or lengths.shape[0] != B:
             raise ValueError(f"lengths must have shape [B] = [{B}], got {tuple(lengths.shape)}")
         if lengths.dtype.is_floating_point or lengths.dtype == torch.bool:
@@ -430,10 +480,18 @@ class RNN(nn.Module):
         else:
             h0, c0 = hx, None
         for name, s in (("h_0", h0), ("c_0", c0)):
-            if s is not None and tuple(s.shape) != shape:
+            if s is None and name == "c_0":
+                continue
+            if not isinstance(s, Tensor):
+                raise ValueError(
+                    f"{name} must be a tensor of shape [num_layers*num_directions, B, H] = {list(shape)}, "
+                    f"got {type(s).__name__}"
+                )
+            if tuple(s.shape) != shape:
                 raise ValueError(
                     f"{name} must have shape [num_layers*num_directions, B, H] = {list(shape)}, got {list(s.shape)}"
                 )
+            _check_state_like(s, x, name, "RNN")
         return h0, c0
 
     def forward(
@@ -450,6 +508,12 @@ class RNN(nn.Module):
         if not self.batch_first:
             x = x.transpose(0, 1)  # -> [B, T, I]
         B, T, _ = x.shape
+        if T == 0:
+            raise ValueError(
+                f"RNN got x of shape {list(x.shape if self.batch_first else x.transpose(0, 1).shape)} with "
+                "T = 0 time steps; every sequence needs at least one step (drop empty sequences first)"
+            )
+        _check_features(x, self.cells[0].weight_ih, "RNN")
         if lengths is not None:
             lengths = self._check_lengths(lengths, B, T)
             alive = torch.arange(T, device=x.device)[None, :] < lengths.to(x.device)[:, None]  # [B, T]
@@ -589,6 +653,11 @@ def _check_token_batch(x: Tensor, lengths: Tensor, vocab_size: int, who: str) ->
             f"max {int(x.max())}; was the batch encoded with the same vocabulary?"
         )
     B, T = x.shape
+    if T == 0:
+        raise ValueError(
+            f"{who} got x of shape {list(x.shape)} with T = 0 time steps; every sequence needs at least "
+            "one token (drop empty sequences first)"
+        )
     if not isinstance(lengths, Tensor) or lengths.dim() != 1 or lengths.shape[0] != B:
         got = list(lengths.shape) if isinstance(lengths, Tensor) else type(lengths).__name__
         raise ValueError(f"{who} expects lengths of shape [B] = [{B}], got {got}")
@@ -712,23 +781,65 @@ def sample_next(
     """Sample one token per row from logits: [B, V] -> ids [B].
 
     Divides the logits by ``temperature`` (< 1 sharper, > 1 flatter; 0 means greedy argmax), keeps only
-    the ``top_k`` most likely tokens (None keeps all), then samples from the softmax.
+    the ``top_k`` most likely tokens (None keeps all), then samples from the softmax. A logit of
+    ``-inf`` bans its token; a row of ``+inf`` logits samples among those tokens. NaN logits, or a row
+    whose every token is banned, raise ValueError.
     """
     if not isinstance(logits, Tensor) or logits.dim() != 2:
         got = list(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
         raise ValueError(f"sample_next expects logits of shape [B, V], got {got}")
-    if not temperature >= 0:
-        raise ValueError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
+    if logits.is_complex():
+        raise ValueError(f"sample_next expects real-valued logits, got dtype {logits.dtype}")
+    if isinstance(temperature, Tensor) and temperature.numel() == 1 and not temperature.is_complex():
+        temperature = temperature.item()
+    if (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, numbers.Real)
+        or not 0 <= temperature < math.inf
+    ):
+        raise ValueError(
+            f"temperature must be a finite number >= 0 (0 = greedy, 1 = the model's distribution), "
+            f"got {temperature!r}"
+        )
     V = logits.shape[1]
+    if V == 0:
+        raise ValueError(f"sample_next got logits of shape {list(logits.shape)}: there are no tokens (V = 0)")
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= V):
         raise ValueError(f"top_k must be None or an int in [1, V] = [1, {V}], got {top_k!r}")
+    if logits.shape[0] == 0:
+        return torch.zeros(0, dtype=torch.long, device=logits.device)
+    logits = logits.detach()
+    logits = (
+        logits.float()
+        if logits.dtype in (torch.float16, torch.bfloat16) or not logits.is_floating_point()
+        else logits
+    )
+    nan_rows = torch.isnan(logits).any(dim=-1)
+    if bool(nan_rows.any()):
+        rows = nan_rows.nonzero().flatten().tolist()
+        raise ValueError(
+            f"logits contain NaN (in row(s) {rows[:10]}{' ...' if len(rows) > 10 else ''}); the model's output "
+            "is broken (e.g. diverged training or a bad input): check it with torch.isnan(logits)"
+        )
+    banned_rows = (logits == -math.inf).all(dim=-1)
+    if bool(banned_rows.any()):
+        rows = banned_rows.nonzero().flatten().tolist()
+        raise ValueError(
+            f"every token is banned (all logits are -inf) in row(s) {rows[:10]}{' ...' if len(rows) > 10 else ''}; "
+            "nothing can be sampled: leave at least one token allowed (check banned ids / masks)"
+        )
+    posinf = logits == math.inf
+    inf_rows = posinf.any(dim=-1, keepdim=True)  # [B, 1]
+    if bool(inf_rows.any()):  # the limit of the softmax: all mass on the +inf tokens, shared equally
+        logits = torch.where(inf_rows, torch.where(posinf, 0.0, -math.inf).to(logits.dtype), logits)
     if temperature == 0:
         return logits.argmax(dim=-1)
-    logits = logits / temperature
+    logits = logits - logits.max(dim=-1, keepdim=True).values  # max 0: no overflow when dividing
+    logits = logits.double() / temperature  # float64: a tiny temperature does not round to 0
     if top_k is not None and top_k < V:
         kth = logits.topk(top_k, dim=-1).values[:, -1:]  # [B, 1]: the k-th largest logit
         logits = logits.masked_fill(logits < kth, float("-inf"))
-    probs = torch.softmax(logits.float(), dim=-1)  # [B, V]
+    probs = torch.softmax(logits, dim=-1)  # [B, V]
     if generator is not None and generator.device != probs.device:  # e.g. a CPU generator, GPU logits
         return torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(logits.device)
     return torch.multinomial(probs, 1, generator=generator).squeeze(1)
@@ -793,12 +904,30 @@ class ConditionalCharLM(nn.Module):
         for t, n, name in ((x, self.vocab_size, "token ids"), (cls, self.num_classes, "class ids")):
             if t.numel() and (int(t.min()) < 0 or int(t.max()) >= n):
                 raise ValueError(f"{name} must be in [0, {n}), got min {int(t.min())}, max {int(t.max())}")
+        if x.shape[1] == 0:
+            raise ValueError(
+                f"ConditionalCharLM got x of shape {list(x.shape)} with T = 0 time steps; "
+                "every sequence needs at least one token (start from <bos>)"
+            )
+
+    def _check_state(self, state: tuple[Tensor, Tensor], x: Tensor) -> None:
+        shape = [self.lstm.num_layers, x.shape[0], self.lstm.hidden_size]
+        if not isinstance(state, (tuple, list)) or len(state) != 2:
+            raise ValueError(f"state must be a pair (h, c) of tensors of shape [num_layers, B, H] = {shape}")
+        weight = self.lstm.weight_ih_l0
+        for name, s in zip(("h", "c"), state, strict=True):
+            if not isinstance(s, Tensor) or list(s.shape) != shape:
+                got = list(s.shape) if isinstance(s, Tensor) else type(s).__name__
+                raise ValueError(f"state {name} must have shape [num_layers, B, H] = {shape}, got {got}")
+            _check_features(s, weight, "ConditionalCharLM's state", name=name)
 
     def forward(
         self, x: Tensor, cls: Tensor, state: tuple[Tensor, Tensor] | None = None, return_state: bool = False
     ) -> Tensor | tuple[Tensor, tuple[Tensor, Tensor]]:
         """x: [B, T] token ids, cls: [B] class ids -> logits [B, T, V] (and the LSTM state if asked)."""
         self._check(x, cls)
+        if state is not None:
+            self._check_state(state, x)
         T = x.shape[1]
         chars = self.char_embedding(x)  # [B, T, E]
         klass = self.class_embedding(cls).unsqueeze(1).expand(-1, T, -1)  # [B, T, K]
@@ -827,26 +956,38 @@ class ConditionalCharLM(nn.Module):
         if cls.dim() != 1:
             raise ValueError(f"cls must be a 1-D tensor of class ids [B], got shape {list(cls.shape)}")
         _check_positive_int(max_len, "max_len")
+        V = self.vocab_size
+        for name, idx in (("bos_idx", bos_idx), ("eos_idx", eos_idx)):
+            if isinstance(idx, bool) or not isinstance(idx, numbers.Integral) or not 0 <= idx < V:
+                raise ValueError(f"{name} must be a token id in [0, vocab_size) = [0, {V}), got {idx!r}")
+        if isinstance(banned, (str, bytes)) or not hasattr(banned, "__iter__"):
+            raise ValueError(f"banned must be a tuple of token ids, got {type(banned).__name__}")
+        banned = tuple(banned)
+        for idx in banned:
+            if isinstance(idx, bool) or not isinstance(idx, numbers.Integral) or not 0 <= idx < V:
+                raise ValueError(f"banned must hold token ids in [0, vocab_size) = [0, {V}), got {idx!r}")
         was_training = self.training
         self.eval()
-        device = next(self.parameters()).device
-        cls = cls.to(device)
-        B = cls.shape[0]
-        x = torch.full((B, 1), bos_idx, dtype=torch.long, device=device)  # [B, 1]
-        state, done = None, torch.zeros(B, dtype=torch.bool, device=device)
-        seqs: list[list[int]] = [[] for _ in range(B)]
-        never = [self.pad_idx, bos_idx, *banned]
-        for _ in range(max_len):
-            logits, state = self(x, cls, state, return_state=True)  # [B, 1, V]
-            logits = logits[:, -1].clone()  # [B, V]
-            logits[:, never] = float("-inf")
-            nxt = sample_next(logits, temperature, top_k, generator)  # [B]
-            for b in range(B):
-                if not done[b] and int(nxt[b]) != eos_idx:
-                    seqs[b].append(int(nxt[b]))
-            done |= nxt == eos_idx
-            if bool(done.all()):
-                break
-            x = nxt.unsqueeze(1)
-        self.train(was_training)
+        try:
+            device = next(self.parameters()).device
+            cls = cls.to(device)
+            B = cls.shape[0]
+            x = torch.full((B, 1), bos_idx, dtype=torch.long, device=device)  # [B, 1]
+            state, done = None, torch.zeros(B, dtype=torch.bool, device=device)
+            seqs: list[list[int]] = [[] for _ in range(B)]
+            never = [self.pad_idx, bos_idx, *banned]
+            for _ in range(max_len):
+                logits, state = self(x, cls, state, return_state=True)  # [B, 1, V]
+                logits = logits[:, -1].clone()  # [B, V]
+                logits[:, never] = float("-inf")
+                nxt = sample_next(logits, temperature, top_k, generator)  # [B]
+                for b in range(B):
+                    if not done[b] and int(nxt[b]) != eos_idx:
+                        seqs[b].append(int(nxt[b]))
+                done |= nxt == eos_idx
+                if bool(done.all()):
+                    break
+                x = nxt.unsqueeze(1)
+        finally:
+            self.train(was_training)
         return seqs

@@ -14,7 +14,11 @@ Conventions:
   ``(tokens, lengths)``) and the model is called as ``model(*inputs)``; ``targets`` is a tensor.
   Every tensor is moved to ``device`` (a model that calls ``pack_padded_sequence`` should pass
   ``lengths.cpu()``).
-* ``loss_fn(outputs, targets)`` returns the *mean* loss of the batch (a scalar tensor).
+* ``loss_fn(outputs, targets)`` returns the *mean* loss of the batch (a scalar tensor), or its *sum*
+  when ``loss_fn.reduction == "sum"`` (as for ``nn.CrossEntropyLoss(reduction="sum")``): the gradient
+  is then that of the sum, but the recorded losses are still per-element means (the sum is divided by
+  the number of target elements). A loss with ``reduction="none"`` is refused. A plain function has no
+  ``reduction`` attribute and must return the mean.
 * Epoch losses are weighted means of the batch losses. The weight of a batch is the number of
   target elements it averages over: ``targets.numel()`` (the batch size for class labels ``[B]``),
   leaving out positions equal to ``loss_fn.ignore_index`` when the loss has that attribute (as
@@ -31,7 +35,7 @@ import contextlib
 import copy
 import math
 import os
-import tempfile
+import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -172,7 +176,30 @@ def _target_pad(loss_fn: LossFn) -> int:
     return ignore_index if isinstance(ignore_index, int) else -100
 
 
-def _mean_loss(loss_fn: LossFn, outputs: Any, targets: Tensor) -> Tensor:
+def _reduction(loss_fn: LossFn) -> str:
+    """``"mean"`` or ``"sum"``: how ``loss_fn`` reduces a batch, from its ``reduction`` attribute (torch losses).
+
+    Anything without the attribute (e.g. ``F.cross_entropy``) must return the mean. ``"batchmean"``
+    (``nn.KLDivLoss``) is a mean too. ``"none"`` and unknown values are refused with a clear error.
+    """
+    if not callable(loss_fn):
+        raise TypeError(
+            f"loss_fn must be callable as loss_fn(outputs, targets), e.g. nn.CrossEntropyLoss(), "
+            f"got {type(loss_fn).__name__}."
+        )
+    reduction = getattr(loss_fn, "reduction", None)
+    if reduction is None or reduction in ("mean", "batchmean", "elementwise_mean"):
+        return "mean"
+    if reduction == "sum":
+        return "sum"
+    raise ValueError(
+        f"loss_fn has reduction={reduction!r}, but it must return a scalar tensor (the batch's mean or "
+        f"sum): use reduction='mean' (or 'sum'), e.g. {type(loss_fn).__name__}(reduction='mean')."
+    )
+
+
+def _batch_loss(loss_fn: LossFn, outputs: Any, targets: Tensor) -> Tensor:
+    """``loss_fn(outputs, targets)``, checked to be a scalar tensor (the batch's mean, or its sum)."""
     loss = loss_fn(outputs, targets)
     if not isinstance(loss, Tensor) or loss.ndim != 0:
         shape = f"shape {tuple(loss.shape)}" if isinstance(loss, Tensor) else type(loss).__name__
@@ -180,6 +207,11 @@ def _mean_loss(loss_fn: LossFn, outputs: Any, targets: Tensor) -> Tensor:
             f"loss_fn must return a scalar tensor (the mean loss), got {shape}; use reduction='mean'."
         )
     return loss
+
+
+def _loss_total(loss_value: float, reduction: str, n: int) -> float:
+    """The batch's summed loss, from its reduced value: ``mean * n``, or the sum itself."""
+    return loss_value if reduction == "sum" else loss_value * n
 
 
 def _len_or_none(loader: Iterable) -> int | None:
@@ -252,6 +284,8 @@ def evaluate(
 ) -> dict[str, float]:
     """Mean loss (``"loss"``) and each metric of ``model`` over ``loader``, without updating anything.
 
+    ``"loss"`` is the per-element mean over the whole loader, also for a ``reduction="sum"`` loss.
+
     ``autocast_dtype`` (e.g. ``torch.bfloat16``, see :func:`course_utils.runtime.autocast_dtype`) runs the
     forward pass under ``torch.autocast``.
 
@@ -260,6 +294,8 @@ def evaluate(
     ``[B, T, ...]`` of different T are right-padded to the longest, outputs with 0 and targets with
     ``loss_fn.ignore_index`` (or -100), so a token-level metric should mask those targets out.
     """
+    _check_model(model, "evaluate")
+    reduction = _reduction(loss_fn)
     device = _resolve_device(model, device)
     metrics = dict(metrics or {})
     total, count = 0.0, 0
@@ -270,7 +306,8 @@ def evaluate(
                 outputs = _forward(model, inputs)
                 n = _n_targets(loss_fn, targets)
                 if n > 0:
-                    total += _mean_loss(loss_fn, outputs, targets).item() * n
+                    loss_value = _batch_loss(loss_fn, outputs, targets).item()
+                    total += _loss_total(loss_value, reduction, n)
                     count += n
             if metrics:
                 all_outputs.append(outputs.detach().cpu() if isinstance(outputs, Tensor) else outputs)
@@ -296,6 +333,7 @@ def predict(
     For sequence batches ``[B, T, ...]`` whose length T varies between batches, shorter batches are
     right-padded along dim 1: outputs with 0, targets with ``target_pad`` (mask those positions out).
     """
+    _check_model(model, "predict")
     device = _resolve_device(model, device)
     all_outputs, all_targets = [], []
     with _eval_mode(model):
@@ -318,6 +356,12 @@ def _check_fit_args(
     mode: str,
     patience: int | None,
 ) -> None:
+    _check_model(model, "fit")
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(
+            "fit needs optimizer to be a torch.optim.Optimizer, e.g. torch.optim.Adam(model.parameters()), "
+            f"got {type(optimizer).__name__}."
+        )
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be an int >= 1, got {epochs!r}.")
     if mode not in ("min", "max"):
@@ -364,6 +408,7 @@ def _train_one_epoch(
     autocast_dtype: torch.dtype | None = None,
 ) -> dict[str, float]:
     """One pass over ``loader`` in train mode; returns ``train_loss`` (and ``grad_norm`` when clipping)."""
+    reduction = _reduction(loss_fn)
     model.train()
     total, count, grad_norms = 0.0, 0, []
     batches = tqdm(
@@ -380,7 +425,7 @@ def _train_one_epoch(
             continue
         with _autocast(device, autocast_dtype):
             outputs = _forward(model, inputs)
-            loss = _mean_loss(loss_fn, outputs, targets)
+            loss = _batch_loss(loss_fn, outputs, targets)
         loss_value = loss.item()
         if not math.isfinite(loss_value):
             raise FloatingPointError(
@@ -400,7 +445,7 @@ def _train_one_epoch(
         optimizer.step()
         if batch_scheduler is not None:
             batch_scheduler.step()
-        total += loss_value * n
+        total += _loss_total(loss_value, reduction, n)
         count += n
     if count == 0:
         raise ValueError(
@@ -448,6 +493,7 @@ def fit(
     ``torch.autocast``. A non-finite loss raises FloatingPointError. The model is left in eval mode.
     """
     metrics = dict(metrics or {})
+    _reduction(loss_fn)  # refuse reduction="none" before training starts
     _check_fit_args(
         model,
         optimizer,
@@ -563,6 +609,34 @@ def _check_plain(value: Any, where: str) -> None:
     )
 
 
+def _check_model(model: nn.Module, who: str) -> None:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"{who} needs model to be an nn.Module, got {type(model).__name__}.")
+
+
+def _check_optimizer(optimizer: torch.optim.Optimizer | None, who: str) -> None:
+    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(
+            f"{who} needs optimizer to be None or a torch.optim.Optimizer, got {type(optimizer).__name__}."
+        )
+
+
+def _open_new_file(directory: Path, prefix: str) -> tuple[int, str]:
+    """Create and open a new, uniquely named file in ``directory`` for writing: ``(fd, name)``.
+
+    Unlike ``tempfile.mkstemp`` (always mode 0600) the file gets the permissions of a plain
+    ``open(..., "wb")``: 0666 minus the process umask (e.g. 0644).
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        name = os.path.join(directory, f"{prefix}{secrets.token_hex(8)}.tmp")
+        try:
+            return os.open(name, flags, 0o666), name
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"could not create a temporary file in {str(directory)!r}.")
+
+
 def save_checkpoint(
     path: PathLike, model: nn.Module, optimizer: torch.optim.Optimizer | None = None, **extra: Any
 ) -> Path:
@@ -570,9 +644,18 @@ def save_checkpoint(
 
     The write is atomic: the checkpoint goes to a temporary file in the same directory, which then
     replaces ``path`` in one step, so an interrupted save never leaves a half-written file behind.
-    Missing parent directories are created. Returns the path.
+    The file gets normal permissions (0666 minus the umask, e.g. 0644), like any file written with
+    ``open``. Missing parent directories are created. Returns the path.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or pathlib.Path (e.g. 'model.pt'), got {type(path).__name__}.")
+    _check_model(model, "save_checkpoint")
+    _check_optimizer(optimizer, "save_checkpoint")
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"path {str(path)!r} is a directory; give a file name inside it, e.g. {str(path / 'model.pt')!r}."
+        )
     for key, value in extra.items():
         _check_plain(value, repr(key))
     checkpoint = {
@@ -582,7 +665,7 @@ def save_checkpoint(
         "extra": extra,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp_name = _open_new_file(path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(checkpoint, f)
@@ -596,6 +679,101 @@ def save_checkpoint(
     return path
 
 
+def _read_checkpoint(path: Path, map_location: Any) -> dict[str, Any]:
+    """``torch.load`` the file (weights only), turning every kind of unreadable file into a clear ValueError."""
+    if path.stat().st_size == 0:
+        raise ValueError(
+            f"the checkpoint file {str(path)!r} is empty (0 bytes): it was not written by save_checkpoint, "
+            "or its save was interrupted. Save the model again with save_checkpoint(path, model)."
+        )
+    if isinstance(map_location, (str, torch.device)):
+        try:
+            device = torch.device(map_location)
+        except (RuntimeError, ValueError) as err:
+            raise ValueError(
+                f"map_location={map_location!r} is not a device; use e.g. 'cpu' or 'cuda'."
+            ) from err
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(
+                f"map_location={map_location!r} but CUDA is not available; use map_location='cpu'."
+            )
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except (OSError, MemoryError):
+        raise
+    except Exception as err:
+        first_line = (str(err).strip().splitlines() or [""])[0][:200]
+        reason = f"{type(err).__name__}: {first_line}" if first_line else type(err).__name__
+        raise ValueError(
+            f"cannot read {str(path)!r} as a checkpoint ({reason}). It is not a complete file written by "
+            "save_checkpoint / torch.save (is it truncated, a text file, or a pickle of arbitrary objects?). "
+            "Check the path, or save the model again with save_checkpoint(path, model)."
+        ) from err
+    if not isinstance(checkpoint, dict) or "model" not in checkpoint:
+        raise ValueError(
+            f"{str(path)!r} is not a checkpoint written by save_checkpoint (it has no 'model' entry)."
+        )
+    if not isinstance(checkpoint["model"], Mapping):
+        raise ValueError(
+            f"{str(path)!r} is not a checkpoint written by save_checkpoint: its 'model' entry is a "
+            f"{type(checkpoint['model']).__name__}, not a state dict."
+        )
+    extra = checkpoint.get("extra", {})
+    if extra is None:
+        checkpoint["extra"] = {}
+    elif not isinstance(extra, Mapping):
+        raise ValueError(
+            f"{str(path)!r} is not a checkpoint written by save_checkpoint: its 'extra' entry is a "
+            f"{type(extra).__name__}, not a dict."
+        )
+    return checkpoint
+
+
+def _state_dict_problems(model: nn.Module, state: Mapping[str, Any]) -> list[str]:
+    """Every way ``state`` does not fit ``model``: missing / unexpected keys, non-tensors, shape mismatches."""
+    expected = model.state_dict()
+    problems = []
+    missing = [key for key in expected if key not in state]
+    unexpected = [key for key in state if key not in expected]
+    if missing:
+        problems.append(f"missing from the checkpoint: {missing}")
+    if unexpected:
+        problems.append(f"in the checkpoint but not in the model: {unexpected}")
+    for key, ours in expected.items():
+        if key not in state:
+            continue
+        theirs = state[key]
+        if not isinstance(ours, Tensor):  # e.g. a module's get_extra_state(): its own loader checks it
+            continue
+        if not isinstance(theirs, Tensor):
+            problems.append(f"{key}: the checkpoint holds a {type(theirs).__name__}, not a tensor")
+        elif not nn.parameter.is_lazy(ours) and ours.shape != theirs.shape:
+            problems.append(
+                f"{key}: shape {list(theirs.shape)} in the checkpoint, {list(ours.shape)} in the model"
+            )
+    return problems
+
+
+def _optimizer_problems(optimizer: torch.optim.Optimizer, state: Any) -> list[str]:
+    """Why an optimizer state dict does not fit ``optimizer`` (wrong structure, group or parameter counts)."""
+    if (
+        not isinstance(state, Mapping)
+        or not isinstance(state.get("param_groups"), list)
+        or "state" not in state
+    ):
+        return [f"the optimizer entry is a {type(state).__name__} without 'state' and 'param_groups'"]
+    saved = [
+        len(group.get("params", ())) if isinstance(group, Mapping) else -1 for group in state["param_groups"]
+    ]
+    ours = [len(group["params"]) for group in optimizer.param_groups]
+    if saved != ours:
+        return [
+            f"the saved optimizer has parameter groups of sizes {saved}, this optimizer {ours} "
+            "(create the optimizer from the same model, with the same parameter groups)"
+        ]
+    return []
+
+
 def load_checkpoint(
     path: PathLike,
     model: nn.Module,
@@ -605,34 +783,63 @@ def load_checkpoint(
     """Load a :func:`save_checkpoint` file into ``model`` (and ``optimizer``); return the extra values.
 
     Reads with ``torch.load(..., weights_only=True)``, which refuses to run arbitrary pickled code.
+    Everything is checked before anything is loaded (the file, every key and shape of the model's
+    state, the optimizer's parameter groups): if the checkpoint does not fit, the model and the
+    optimizer are left untouched.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or pathlib.Path (e.g. 'model.pt'), got {type(path).__name__}.")
+    _check_model(model, "load_checkpoint")
+    _check_optimizer(optimizer, "load_checkpoint")
     path = Path(path)
     if not path.is_file():
+        if path.is_dir():
+            raise IsADirectoryError(
+                f"path {str(path)!r} is a directory, not a checkpoint file; pass the file, e.g. "
+                f"{str(path / 'model.pt')!r}."
+            )
         where = "" if path.is_absolute() else f" (relative to the working directory {Path.cwd()})"
         raise FileNotFoundError(
             f"no checkpoint at {str(path)!r}{where}. Check the path, or train the model and save it "
             "first with save_checkpoint(path, model, optimizer)."
         )
-    checkpoint = torch.load(path, map_location=map_location, weights_only=True)
-    if not isinstance(checkpoint, dict) or "model" not in checkpoint:
-        raise ValueError(
-            f"{str(path)!r} is not a checkpoint written by save_checkpoint (it has no 'model' entry)."
-        )
-    try:
-        model.load_state_dict(checkpoint["model"])
-    except RuntimeError as err:
+    checkpoint = _read_checkpoint(path, map_location)
+    problems = _state_dict_problems(model, checkpoint["model"])
+    if problems:
         raise RuntimeError(
-            f"the checkpoint {str(path)!r} does not fit this model; build the model with the same "
-            f"hyperparameters (sizes, vocabulary) as when it was saved.\n{err}"
-        ) from err
+            f"the checkpoint {str(path)!r} does not fit this model (nothing was loaded); build the model "
+            "with the same hyperparameters (sizes, vocabulary) as when it was saved.\n  "
+            + "\n  ".join(problems)
+        )
     if optimizer is not None:
         if checkpoint.get("optimizer") is None:
             raise ValueError(
                 f"{str(path)!r} holds no optimizer state (saved without optimizer); "
-                "call load_checkpoint without optimizer."
+                "call load_checkpoint without optimizer (nothing was loaded)."
             )
-        optimizer.load_state_dict(checkpoint["optimizer"])
-    return dict(checkpoint.get("extra", {}))
+        problems = _optimizer_problems(optimizer, checkpoint["optimizer"])
+        if problems:
+            raise ValueError(
+                f"the optimizer state in {str(path)!r} does not fit this optimizer (nothing was loaded): "
+                + "; ".join(problems)
+                + ". Or call load_checkpoint without optimizer to load only the model."
+            )
+    current = model.state_dict()
+    backup = None  # to undo a load that fails after all (e.g. a custom load hook refuses)
+    if all(isinstance(v, Tensor) and not nn.parameter.is_lazy(v) for v in current.values()):
+        backup = {key: value.detach().clone() for key, value in current.items()}
+    try:
+        model.load_state_dict(checkpoint["model"])
+        if optimizer is not None:
+            optimizer.load_state_dict(checkpoint["optimizer"])
+    except Exception as err:
+        if backup is not None:
+            model.load_state_dict(backup)
+        raise RuntimeError(
+            f"the checkpoint {str(path)!r} could not be loaded into this model / optimizer (nothing was "
+            f"loaded); build them with the same hyperparameters as when it was saved.\n{err}"
+        ) from err
+    return dict(checkpoint.get("extra") or {})
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:

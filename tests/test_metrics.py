@@ -1,4 +1,5 @@
 import math
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -217,3 +218,111 @@ def test_perplexity_bad_inputs():
         perplexity(2.0, 4.0)
     with pytest.raises(ValueError, match="single number"):
         perplexity(torch.ones(3), 4)
+
+
+# ------------------------------------------------------------------------ large label ids, bad input
+def test_macro_f1_with_huge_label_ids_needs_no_dense_matrix():
+    pred, target = [100000, 3, 5, 10**12], [100000, 5, 5, 7]
+    tracemalloc.start()
+    try:
+        got = macro_f1(pred, target)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000  # a dense [100001, 100001] matrix would take 80 GB
+    assert got == pytest.approx(brute_macro_f1(pred, target))
+    assert macro_f1(pred, target, num_classes=10**12 + 1) == pytest.approx(got)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_macro_f1_with_sparse_label_ids_matches_sklearn(seed):
+    metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(seed)
+    ids = rng.choice(10**9, size=8, replace=False)
+    pred, target = ids[rng.integers(0, 8, 50)], ids[rng.integers(0, 8, 50)]
+    assert macro_f1(pred, target) == pytest.approx(metrics.f1_score(target, pred, average="macro"))
+    assert macro_f1(torch.tensor(pred), torch.tensor(target)) == pytest.approx(
+        brute_macro_f1(pred.tolist(), target.tolist())
+    )
+
+
+def test_confusion_matrix_refuses_a_huge_dense_matrix():
+    with pytest.raises(ValueError, match=r"num_classes=100000 asks for a dense \[100000, 100000\] matrix"):
+        confusion_matrix([0, 1], [0, 1], num_classes=100000)
+
+
+@pytest.mark.parametrize("fn", [accuracy, macro_f1, lambda p, t: confusion_matrix(p, t, 3)])
+@pytest.mark.parametrize("which", ["pred", "target"])
+def test_ragged_labels_get_a_clear_message(fn, which):
+    ragged, good = [[0, 1], [2]], [0, 1]
+    args = (ragged, good) if which == "pred" else (good, ragged)
+    with pytest.raises(
+        ValueError, match=rf"{which} must be a flat \(1-D\) sequence of class indices, but it is ragged"
+    ):
+        fn(*args)
+
+
+@pytest.mark.parametrize(
+    ("labels", "error", "message"),
+    [
+        ({0, 1}, TypeError, "got a set"),
+        ((i for i in range(2)), TypeError, "got a generator"),
+        (
+            torch.tensor([0.0, 1.0], dtype=torch.bfloat16),
+            TypeError,
+            "integer class indices, got dtype torch.bfloat16",
+        ),
+        (torch.tensor([0.0, 1.0]), TypeError, "integer class indices"),
+        (torch.tensor(1.5), ValueError, "single value"),
+        ([0, None], TypeError, "integer class indices, got dtype object"),
+        (np.array([2**63 + 5, 0], dtype=np.uint64), ValueError, "too large for int64"),
+        ([2**70, 0], ValueError, "too large for int64"),
+    ],
+    ids=["set", "generator", "bfloat16", "float-tensor", "scalar", "none", "uint64", "python-int"],
+)
+def test_odd_label_containers_are_named(labels, error, message):
+    with pytest.raises(error, match=message) as err:
+        accuracy(labels, [0, 1])
+    assert str(err.value).startswith("pred ")
+
+
+def test_label_containers_that_work():
+    assert accuracy(range(3), [0, 1, 2]) == 1.0
+    assert accuracy([torch.tensor(1), torch.tensor(0)], [1, 0]) == 1.0
+    assert accuracy(np.array([1, 0], dtype=np.uint8), [1, 1]) == 0.5
+
+
+def test_per_class_accuracy_rejects_ragged_and_non_numeric():
+    with pytest.raises(ValueError, match=r"cm must be a square \[C, C\] confusion matrix, but it is ragged"):
+        per_class_accuracy([[1, 2], [3]])
+    with pytest.raises(TypeError, match="cm must hold numbers"):
+        per_class_accuracy([["a", "b"], ["c", "d"]])
+    with pytest.raises(ValueError, match="cm contains nan or inf"):
+        per_class_accuracy([[1, float("nan")], [0, 1]])
+    got = per_class_accuracy(torch.tensor([[1, 2], [0, 1]], dtype=torch.bfloat16))
+    np.testing.assert_allclose(got, [1 / 3, 1.0])
+
+
+# ------------------------------------------------------------------------------ perplexity tolerance
+@pytest.mark.parametrize(("total_nll", "n_tokens"), [(-1e-12, 1), (-1e-7, 1), (-5e-5, 100), (-0.0, 3)])
+def test_perplexity_accepts_rounding_below_zero(total_nll, n_tokens):
+    assert perplexity(total_nll, n_tokens) == 1.0
+    assert perplexity(torch.tensor(total_nll, dtype=torch.float64), n_tokens) == 1.0
+
+
+@pytest.mark.parametrize(("total_nll", "n_tokens"), [(-1e-3, 1), (-0.01, 100), (-2.0, 4), (float("-inf"), 2)])
+def test_perplexity_still_refuses_clearly_negative_nll(total_nll, n_tokens):
+    with pytest.raises(ValueError, match="total_nll must be >= 0.*log-likelihood instead of its negative"):
+        perplexity(total_nll, n_tokens)
+
+
+def test_perplexity_number_types():
+    assert perplexity(np.float32(2.0), np.int64(2)) == pytest.approx(math.e)
+    assert perplexity(torch.tensor(2.0), torch.tensor(2)) == pytest.approx(math.e)  # e.g. mask.sum()
+    assert perplexity(np.array([2.0]), 2) == pytest.approx(math.e)
+    assert perplexity(math.inf, 2) == math.inf
+    for bad in ("2.0", None, [2.0], True):
+        with pytest.raises(TypeError, match="total_nll must be a number"):
+            perplexity(bad, 2)
+    with pytest.raises(TypeError, match="n_tokens must be an int"):
+        perplexity(2.0, torch.tensor(2.0))

@@ -607,3 +607,147 @@ def test_char_lm_bad_inputs():
         lm(torch.full((2, 3), 6), torch.tensor([0, 1]))
     with pytest.raises(ValueError, match="max_len"):
         lm.generate(torch.tensor([0]), 1, 2, max_len=0)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Empty sequences, mismatched dtypes, broken logits
+# ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_rnn_rejects_empty_sequences_like_torch(kind, batch_first):
+    rnn = RNN(kind, 3, 4, batch_first=batch_first)
+    x = torch.zeros(2, 0, 3) if batch_first else torch.zeros(0, 2, 3)
+    with pytest.raises(RuntimeError):  # PyTorch refuses T = 0 too
+        TORCH_LAYERS[kind](3, 4, batch_first=batch_first)(x)
+    with pytest.raises(ValueError, match="T = 0 time steps"):
+        rnn(x)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_rnn_empty_batch_matches_torch(kind):
+    out, _ = RNN(kind, 3, 4)(torch.zeros(0, 5, 3))
+    ref, _ = TORCH_LAYERS[kind](3, 4, batch_first=True)(torch.zeros(0, 5, 3))
+    assert out.shape == ref.shape == (0, 5, 4)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_rnn_and_cells_reject_mismatched_dtypes(kind):
+    rnn = RNN(kind, 3, 4)
+    x = torch.randn(2, 5, 3)
+    with pytest.raises(
+        ValueError, match=r"x has dtype torch.float64 but the weights have dtype torch.float32"
+    ):
+        rnn(x.double())
+    with pytest.raises(ValueError, match=r"float features.*embedded first"):
+        rnn(torch.zeros(2, 5, 3, dtype=torch.long))
+    h0 = torch.zeros(1, 2, 4)
+    hx_bad = (h0.double(), h0) if kind == "lstm" else h0.double()
+    with pytest.raises(
+        ValueError, match=r"h_0 has dtype torch.float64 but the input has dtype torch.float32"
+    ):
+        rnn(x, hx_bad)
+    if kind == "lstm":
+        with pytest.raises(ValueError, match=r"c_0 has dtype torch.float16"):
+            rnn(x, (h0, h0.half()))
+        with pytest.raises(ValueError, match=r"c_0 must be a tensor"):
+            rnn(x, (h0, [0.0]))
+    cell = OUR_CELLS[kind](3, 4)
+    with pytest.raises(ValueError, match=rf"{type(cell).__name__}: x has dtype torch.float64"):
+        cell(torch.randn(2, 3, dtype=torch.float64))
+    h = torch.zeros(2, 4, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"h has dtype torch.float64 but the input has dtype torch.float32"):
+        cell(torch.randn(2, 3), (h, h.float()) if kind == "lstm" else h)
+    if kind == "lstm":
+        with pytest.raises(ValueError, match=r"c has dtype torch.float64"):
+            cell(torch.randn(2, 3), (h.float(), h))
+    # a model converted to float64 takes float64 inputs, like nn.LSTM
+    assert rnn.double()(x.double())[0].dtype == torch.float64
+
+
+def test_rnn_still_runs_under_autocast():
+    rnn = RNN("lstm", 3, 4, num_layers=2, bidirectional=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out, (h_n, c_n) = rnn(torch.randn(2, 5, 3))
+    assert out.shape == (2, 5, 8) and h_n.shape == (4, 2, 4)
+
+
+def test_models_reject_empty_sequences_and_bad_states():
+    clf = SequenceClassifier(10, 3, emb_dim=4, hidden_size=5)
+    with pytest.raises(ValueError, match="T = 0 time steps"):
+        clf(torch.zeros(2, 0, dtype=torch.long), torch.tensor([1, 1]))
+    assert clf(torch.zeros(0, 3, dtype=torch.long), torch.zeros(0, dtype=torch.long)).shape == (0, 3)
+    lm = ConditionalCharLM(vocab_size=6, num_classes=2, hidden_size=8)
+    x, cls = torch.zeros(2, 3, dtype=torch.long), torch.tensor([0, 1])
+    with pytest.raises(ValueError, match="T = 0 time steps"):
+        lm(torch.zeros(2, 0, dtype=torch.long), cls)
+    h = torch.zeros(1, 2, 8)
+    with pytest.raises(ValueError, match=r"state: h has dtype torch.float64"):
+        lm(x, cls, (h.double(), h))
+    with pytest.raises(ValueError, match=r"state c must have shape \[num_layers, B, H\] = \[1, 2, 8\]"):
+        lm(x, cls, (h, torch.zeros(1, 3, 8)))
+    with pytest.raises(ValueError, match="pair"):
+        lm(x, cls, h)
+    logits, (h_n, c_n) = lm(x, cls, (h, h), return_state=True)
+    assert logits.shape == (2, 3, 6) and h_n.shape == (1, 2, 8)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"temperature": 0}, {"top_k": 2}, {"temperature": 0.5, "top_k": 3}])
+def test_sample_next_rejects_nan_logits(kwargs):
+    logits = torch.tensor([[0.0, 1.0, 2.0], [float("nan"), 1.0, 0.0]])
+    with pytest.raises(ValueError, match=r"logits contain NaN \(in row\(s\) \[1\]\)"):
+        sample_next(logits, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"temperature": 0}, {"top_k": 1}])
+def test_sample_next_rejects_rows_with_every_token_banned(kwargs):
+    logits = torch.tensor([[0.0, 1.0, 2.0], [float("-inf")] * 3])
+    with pytest.raises(ValueError, match=r"every token is banned.*row\(s\) \[1\]"):
+        sample_next(logits, **kwargs)
+
+
+def test_sample_next_extreme_but_valid_logits_and_temperatures():
+    g = torch.Generator().manual_seed(0)
+    inf = float("inf")
+    rows = torch.tensor([[1.0, inf, 3.0, inf]]).expand(2000, 4)
+    counts = torch.bincount(sample_next(rows, generator=g), minlength=4)
+    assert counts[0] == counts[2] == 0 and counts[1] > 800 and counts[3] > 800
+    assert sample_next(rows[:1], temperature=0).item() in (1, 3)
+    logits = torch.tensor([[1.0, 3.0, 2.0, -inf]])
+    assert sample_next(logits, temperature=1e-300, generator=g).item() == 1  # as good as greedy
+    assert sample_next(logits.double(), temperature=1e-320, generator=g).item() == 1
+    assert sample_next(logits.bfloat16(), top_k=1, generator=g).item() == 1
+    assert sample_next(torch.tensor([[0, 5, 1]]), temperature=0).item() == 1  # integer logits
+    assert sample_next(torch.zeros(0, 4)).shape == (0,)
+    big = torch.tensor([[1e38, -1e38, 3e38]])  # no overflow to inf - inf
+    assert sample_next(big, generator=g).item() == 2
+
+
+@pytest.mark.parametrize("temperature", [float("inf"), float("nan"), -0.5, "1", None, True])
+def test_sample_next_rejects_bad_temperature(temperature):
+    with pytest.raises(ValueError, match="temperature must be a finite number >= 0"):
+        sample_next(torch.zeros(1, 4), temperature=temperature)
+
+
+def test_sample_next_rejects_empty_vocabulary():
+    with pytest.raises(ValueError, match=r"no tokens \(V = 0\)"):
+        sample_next(torch.zeros(2, 0))
+
+
+def test_generate_checks_ids_and_restores_train_mode():
+    lm = ConditionalCharLM(vocab_size=6, num_classes=2, hidden_size=8).train()
+    with pytest.raises(ValueError, match="every token is banned"):
+        lm.generate(torch.tensor([0, 1]), 1, 2, banned=(2, 3, 4, 5))
+    assert lm.training, "a failed generate leaves the train/eval mode as it was"
+    with pytest.raises(
+        ValueError, match=r"eos_idx must be a token id in \[0, vocab_size\) = \[0, 6\), got 9"
+    ):
+        lm.generate(torch.tensor([0]), 1, 9)
+    with pytest.raises(ValueError, match=r"bos_idx must be a token id"):
+        lm.generate(torch.tensor([0]), -1, 2)
+    with pytest.raises(ValueError, match=r"banned must hold token ids in \[0, vocab_size\)"):
+        lm.generate(torch.tensor([0]), 1, 2, banned=(6,))
+    g = torch.Generator().manual_seed(0)
+    seqs = lm.generate(torch.tensor([0, 1]), 1, 2, generator=g, banned=(3, 4))
+    assert all(set(s) <= {5} for s in seqs)

@@ -652,3 +652,212 @@ def test_fit_and_evaluate_under_bfloat16_autocast(loaders):
     assert torch.bfloat16 in seen and torch.float32 in seen
     with pytest.raises(ValueError, match="autocast_dtype must be None, torch.bfloat16 or torch.float16"):
         evaluate(model, val, nn.CrossEntropyLoss(), autocast_dtype=torch.float64)
+
+
+# ------------------------------------------------------------------------------- loss reduction="sum"
+def test_sum_reduction_loss_is_reported_as_per_example_mean():
+    x, y = separable_data(10, seed=3)
+    model = logistic_regression()
+    loader = DataLoader(TensorDataset(x, y), batch_size=4)  # batches of 4, 4, 2
+    history = fit(
+        model,
+        torch.optim.SGD(model.parameters(), lr=0.0),
+        nn.CrossEntropyLoss(reduction="sum"),
+        loader,
+        loader,
+        epochs=1,
+        progress=False,
+    )
+    with torch.no_grad():
+        full = F.cross_entropy(model(x), y).item()
+    assert history["train_loss"][0] == pytest.approx(full, rel=1e-6)
+    assert history["val_loss"][0] == pytest.approx(full, rel=1e-6)
+    assert evaluate(model, loader, nn.CrossEntropyLoss(reduction="sum"))["loss"] == pytest.approx(
+        full, rel=1e-6
+    )
+
+
+def test_sum_reduction_with_ignore_index_gives_per_token_mean():
+    model, batches = Tagger(), token_batches()
+    mean = evaluate(model, batches, TokenCE(ignore_index=0))["loss"]
+    summed = evaluate(model, batches, TokenCE(ignore_index=0, reduction="sum"))["loss"]
+    assert summed == pytest.approx(mean, rel=1e-6)
+    history = fit(
+        model,
+        torch.optim.SGD(model.parameters(), lr=0.0),
+        TokenCE(ignore_index=0, reduction="sum"),
+        batches,
+        epochs=1,
+        progress=False,
+    )
+    assert history["train_loss"][0] == pytest.approx(mean, rel=1e-6)
+
+
+def test_sum_reduction_trains_on_the_sum():
+    """The gradient is that of the summed loss (the user's choice), only the report is a mean."""
+    x, y = separable_data(8, seed=4)
+    grads = {}
+    for reduction in ("mean", "sum"):
+        model = logistic_regression()
+        opt = torch.optim.SGD(model.parameters(), lr=1.0)
+        before = model.weight.detach().clone()
+        fit(model, opt, nn.CrossEntropyLoss(reduction=reduction), [(x, y)], epochs=1, progress=False)
+        grads[reduction] = before - model.weight.detach()
+    torch.testing.assert_close(grads["sum"], grads["mean"] * len(y))
+
+
+@pytest.mark.parametrize("entry", ["fit", "evaluate"])
+def test_loss_without_reduction_is_refused_up_front(entry):
+    model = logistic_regression()
+    x, y = separable_data(8, seed=0)
+    loss_fn = nn.CrossEntropyLoss(reduction="none")
+    with pytest.raises(ValueError, match=r"loss_fn has reduction='none'.*reduction='mean'"):
+        if entry == "fit":
+            fit(
+                model,
+                torch.optim.SGD(model.parameters(), lr=0.1),
+                loss_fn,
+                [(x, y)],
+                epochs=1,
+                progress=False,
+            )
+        else:
+            evaluate(model, [(x, y)], loss_fn)
+
+
+def test_non_callable_loss_and_bad_model_or_optimizer_are_named():
+    model = logistic_regression()
+    x, y = separable_data(8, seed=0)
+    with pytest.raises(TypeError, match="loss_fn must be callable"):
+        evaluate(model, [(x, y)], "cross_entropy")
+    with pytest.raises(TypeError, match="evaluate needs model to be an nn.Module"):
+        evaluate(lambda t: t, [(x, y)], nn.CrossEntropyLoss())
+    with pytest.raises(TypeError, match="fit needs optimizer to be a torch.optim.Optimizer"):
+        fit(model, "adam", nn.CrossEntropyLoss(), [(x, y)], epochs=1, progress=False)
+
+
+# ----------------------------------------------------------------------- checkpoints: bad input
+def two_layers(out=3, extra=False):
+    torch.manual_seed(0)
+    layers = [nn.Linear(2, 2), nn.Linear(2, out)] + ([nn.Linear(out, 1)] if extra else [])
+    return nn.Sequential(*layers)
+
+
+def snapshot(model):
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def assert_untouched(model, before):
+    after = model.state_dict()
+    assert after.keys() == before.keys()
+    for key, value in before.items():
+        torch.testing.assert_close(after[key], value, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    ("saved", "loaded", "message"),
+    [
+        (
+            two_layers(out=4),
+            two_layers(out=3),
+            r"1\.weight: shape \[4, 2\] in the checkpoint, \[3, 2\] in the model",
+        ),
+        (two_layers(), two_layers(extra=True), r"missing from the checkpoint: \['2\.weight', '2\.bias'\]"),
+        (
+            two_layers(extra=True),
+            two_layers(),
+            r"in the checkpoint but not in the model: \['2\.weight', '2\.bias'\]",
+        ),
+    ],
+    ids=["shape", "missing", "unexpected"],
+)
+def test_load_checkpoint_that_does_not_fit_leaves_the_model_untouched(tmp_path, saved, loaded, message):
+    with torch.no_grad():
+        for p in saved.parameters():
+            p.fill_(7.0)  # every saved value differs from the model's
+    save_checkpoint(tmp_path / "m.pt", saved)
+    before = snapshot(loaded)
+    with pytest.raises(RuntimeError, match=message) as err:
+        load_checkpoint(tmp_path / "m.pt", loaded)
+    assert "m.pt" in str(err.value) and "nothing was loaded" in str(err.value)
+    assert_untouched(loaded, before)
+
+
+def test_load_checkpoint_with_unfitting_optimizer_leaves_both_untouched(tmp_path):
+    saved = two_layers()
+    save_checkpoint(tmp_path / "m.pt", saved, torch.optim.SGD(saved.parameters(), lr=0.1))
+    save_checkpoint(tmp_path / "no_opt.pt", saved)
+    model = two_layers()
+    with torch.no_grad():
+        model[0].weight.fill_(3.0)
+    before = snapshot(model)
+    two_groups = torch.optim.SGD(
+        [{"params": model[0].parameters()}, {"params": model[1].parameters()}], lr=0.5
+    )
+    with pytest.raises(ValueError, match=r"optimizer state in .*m\.pt.* does not fit.*\[4\].*\[2, 2\]"):
+        load_checkpoint(tmp_path / "m.pt", model, two_groups)
+    assert_untouched(model, before)
+    assert two_groups.param_groups[0]["lr"] == 0.5
+    with pytest.raises(ValueError, match="no optimizer state"):
+        load_checkpoint(tmp_path / "no_opt.pt", model, two_groups)
+    assert_untouched(model, before)
+
+
+def truncated_checkpoint(path):
+    save_checkpoint(path, logistic_regression())
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+@pytest.mark.parametrize(
+    ("write", "message"),
+    [
+        (lambda p: p.write_bytes(b""), "is empty"),
+        (lambda p: p.write_text("epoch 3, loss 0.25\n"), "cannot read"),
+        (lambda p: p.write_text('{"model": {}}'), "cannot read"),
+        (lambda p: p.write_bytes(bytes(range(256)) * 4), "cannot read"),
+        (truncated_checkpoint, "cannot read"),
+        (lambda p: torch.save([1, 2, 3], p), "not a checkpoint"),
+        (lambda p: torch.save({"model": [1, 2]}, p), "not a checkpoint"),
+    ],
+    ids=["empty", "text", "json", "binary", "truncated", "list", "model-not-a-dict"],
+)
+def test_load_checkpoint_unreadable_files_name_the_file(tmp_path, write, message):
+    path = tmp_path / "broken.pt"
+    write(path)
+    model = logistic_regression()
+    before = snapshot(model)
+    with pytest.raises(ValueError, match=message) as err:
+        load_checkpoint(path, model)
+    assert str(path) in str(err.value)
+    assert_untouched(model, before)
+
+
+def test_checkpoint_paths_and_arguments_are_checked(tmp_path):
+    with pytest.raises(IsADirectoryError, match="is a directory"):
+        save_checkpoint(tmp_path, logistic_regression())
+    with pytest.raises(IsADirectoryError, match="is a directory"):
+        load_checkpoint(tmp_path, logistic_regression())
+    with pytest.raises(TypeError, match="save_checkpoint needs model to be an nn.Module"):
+        save_checkpoint(tmp_path / "m.pt", {"weight": torch.zeros(2)})
+    with pytest.raises(TypeError, match="optimizer to be None or a torch.optim.Optimizer"):
+        save_checkpoint(tmp_path / "m.pt", logistic_regression(), "adam")
+    save_checkpoint(tmp_path / "m.pt", logistic_regression())
+    with pytest.raises(TypeError, match="load_checkpoint needs model to be an nn.Module"):
+        load_checkpoint(tmp_path / "m.pt", None)
+    with pytest.raises(ValueError, match="map_location='gpu' is not a device"):
+        load_checkpoint(tmp_path / "m.pt", logistic_regression(), map_location="gpu")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_checkpoint_gets_normal_permissions(tmp_path, umask, mode):
+    old = os.umask(umask)
+    try:
+        path = save_checkpoint(tmp_path / "m.pt", logistic_regression())
+        save_checkpoint(tmp_path / "m.pt", logistic_regression(), epoch=2)  # replacing keeps them too
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == mode
+    assert os.listdir(tmp_path) == ["m.pt"]
+    assert load_checkpoint(path, logistic_regression()) == {"epoch": 2}
