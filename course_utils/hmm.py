@@ -10,7 +10,8 @@ An HMM is the five-tuple ``(S, V, π, A, B)``: states ``S = {s_1..s_N}``, output
 * learning — :meth:`HMM.baum_welch` (EM from observations only) and :meth:`HMM.fit_counts`
   (supervised maximum likelihood from tagged sequences).
 
-All recursions run in log space (log-sum-exp), so sequences of any length are safe. The functions
+All recursions, and Baum-Welch's expected counts, run in log space (log-sum-exp) or with per-step
+scaling, so sequences of any length are safe; NaN or ``+inf`` log scores are refused. The functions
 :func:`forward_log`, :func:`backward_log` and :func:`viterbi_log` take a matrix of per-step log
 emission scores ``[T, N]`` instead of symbol ids, for models whose emissions are not a fixed table
 (e.g. a tagger that scores unknown words by their suffix). Shapes: ``T`` time, ``N`` states,
@@ -29,6 +30,11 @@ __all__ = ["HMM", "backward_log", "forward_log", "logsumexp", "viterbi_log"]
 
 Rng = np.random.Generator | int | None
 
+# Baum-Welch: a per-step scale below this is not divided by; that step is computed in log space instead.
+_SAFE_SCALE = 1e-150
+# Baum-Welch: at most this many [N, N] entries are materialised at once by the log-space path.
+_CHUNK_ELEMENTS = 1 << 20
+
 
 def logsumexp(x: np.ndarray, axis: int | None = None) -> np.ndarray:
     """``log(sum(exp(x), axis))`` computed stably; an all ``-inf`` slice gives ``-inf`` (no warnings)."""
@@ -45,20 +51,47 @@ def _log(p: np.ndarray) -> np.ndarray:
         return np.log(p)
 
 
+def _as_log_scores(x: Any, name: str) -> np.ndarray:
+    """``x`` as a float array of log scores: numbers or ``-inf`` (log 0); NaN and ``+inf`` are refused."""
+    raw = np.asarray(x)
+    if raw.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name} must be an array of log probabilities (real numbers or -inf), got dtype {raw.dtype}."
+        )
+    arr = raw.astype(np.float64, copy=False)
+    if (arr < np.inf).all():  # one pass: False exactly for NaN and +inf entries
+        return arr
+    for bad, what in ((np.isnan(arr), "NaN"), (np.isposinf(arr), "+inf")):
+        if bad.any():
+            idx = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(
+                f"{name} contains {what} at index {idx} ({int(bad.sum())} such entries); log probabilities "
+                "must be finite or -inf (= log 0). Check how they were computed, e.g. log of a negative "
+                "number, 0 * inf or inf - inf."
+            )
+    return arr
+
+
 def _check_log_inputs(
-    log_pi: np.ndarray | None, log_A: np.ndarray, log_emit: np.ndarray, batch: bool
-) -> None:
+    log_pi: Any, log_A: Any, log_emit: Any, batch: bool
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """Validate and convert ``(log_pi, log_A, log_emit)``; ``log_pi`` may be None."""
+    log_emit = _as_log_scores(log_emit, "log_emit")
+    log_A = _as_log_scores(log_A, "log_A")
+    log_pi = None if log_pi is None else _as_log_scores(log_pi, "log_pi")
     ndims = (2, 3) if batch else (2,)
-    if log_emit.ndim not in ndims or log_emit.shape[-2] == 0:
+    if log_emit.ndim not in ndims or log_emit.shape[-2] == 0 or log_emit.shape[-1] == 0:
         want = "[T, N] or [S, T, N]" if batch else "[T, N]"
-        raise ValueError(f"log_emit must have shape {want} with T >= 1, got {log_emit.shape}.")
+        raise ValueError(f"log_emit must have shape {want} with T >= 1 and N >= 1, got {log_emit.shape}.")
     n = log_emit.shape[-1]
     if log_A.shape != (n, n) or (log_pi is not None and log_pi.shape != (n,)):
         pi_shape = None if log_pi is None else log_pi.shape
         raise ValueError(
             f"shapes do not match: log_emit {log_emit.shape} has N={n} states, "
-            f"but log_A is {log_A.shape} and log_pi is {pi_shape}."
+            f"but log_A is {log_A.shape} and log_pi is {pi_shape}; "
+            "log_A must be [N, N] and log_pi [N]."
         )
+    return log_pi, log_A, log_emit
 
 
 def forward_log(log_pi: np.ndarray, log_A: np.ndarray, log_emit: np.ndarray) -> np.ndarray:
@@ -70,7 +103,7 @@ def forward_log(log_pi: np.ndarray, log_A: np.ndarray, log_emit: np.ndarray) -> 
     ``log_pi``: [N], ``log_A``: [N, N], ``log_emit``: [T, N] with ``log_emit[t, j] = log b_j(o_t)``,
     or [S, T, N] for S sequences of the same length at once. Returns ``log_alpha``, shaped like ``log_emit``.
     """
-    _check_log_inputs(log_pi, log_A, log_emit, batch=True)
+    log_pi, log_A, log_emit = _check_log_inputs(log_pi, log_A, log_emit, batch=True)
     log_alpha = np.empty(log_emit.shape, dtype=np.float64)
     log_alpha[..., 0, :] = log_pi + log_emit[..., 0, :]
     for t in range(1, log_emit.shape[-2]):
@@ -88,7 +121,7 @@ def backward_log(log_A: np.ndarray, log_emit: np.ndarray) -> np.ndarray:
     ``log_beta[t, i] = logsumexp_j(log_A[i, j] + log_emit[t+1, j] + log_beta[t+1, j])``.
     ``log_emit``: [T, N] or [S, T, N]. Returns ``log_beta``, shaped like ``log_emit``.
     """
-    _check_log_inputs(None, log_A, log_emit, batch=True)
+    _, log_A, log_emit = _check_log_inputs(None, log_A, log_emit, batch=True)
     log_beta = np.zeros(log_emit.shape, dtype=np.float64)
     for t in range(log_emit.shape[-2] - 2, -1, -1):
         # [N, N] + [..., 1, N]: entry (i, j) = log a_ij + log b_j(o_{t+1}) + log beta_{t+1}(j); reduce over j
@@ -106,7 +139,7 @@ def viterbi_log(log_pi: np.ndarray, log_A: np.ndarray, log_emit: np.ndarray) -> 
     ``psi[t, j] = argmax_i(...)``; the path is read backwards from ``argmax_j delta[T-1, j]``.
     Returns ``(path [T] of state ids, log P(path, observations))``; ties go to the lowest state id.
     """
-    _check_log_inputs(log_pi, log_A, log_emit, batch=False)
+    log_pi, log_A, log_emit = _check_log_inputs(log_pi, log_A, log_emit, batch=False)
     T, N = log_emit.shape
     delta = log_pi + log_emit[0]
     psi = np.zeros((T, N), dtype=np.int64)
@@ -123,7 +156,43 @@ def viterbi_log(log_pi: np.ndarray, log_A: np.ndarray, log_emit: np.ndarray) -> 
 
 
 def _as_rng(rng: Rng) -> np.random.Generator:
-    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, (np.random.SeedSequence, np.random.BitGenerator)):
+        return np.random.default_rng(rng)
+    if rng is not None and (isinstance(rng, bool) or not isinstance(rng, (int, np.integer)) or rng < 0):
+        raise TypeError(
+            f"rng must be a numpy.random.Generator, a non-negative int seed or None, got {rng!r}; "
+            "e.g. rng=0 or rng=np.random.default_rng(0)."
+        )
+    return np.random.default_rng(rng)
+
+
+def _check_int(value: Any, name: str, minimum: int, hint: str = "") -> int:
+    """``value`` as an int >= ``minimum``: TypeError for non-ints (bool, float, NaN), else ValueError."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int >= {minimum}{hint}, got {type(value).__name__} ({value!r}).")
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}{hint}, got {value}.")
+    return int(value)
+
+
+def _check_real(value: Any, name: str, hint: str, *, allow_neg_inf: bool = False) -> float:
+    """``value`` as a float: TypeError for non-numbers (bool, str), ValueError for NaN or +-inf."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number ({hint}), got {type(value).__name__} ({value!r}).")
+    value = float(value)
+    if np.isnan(value) or value == np.inf or (value == -np.inf and not allow_neg_inf):
+        what = "a finite number or -inf" if allow_neg_inf else "a finite number"
+        raise ValueError(f"{name} must be {what} ({hint}), got {value}.")
+    return value
+
+
+def _is_record(x: Any) -> bool:
+    """Whether ``x`` can be a ``(symbol, state, ...)`` item: a tuple/list/array, not a string."""
+    if isinstance(x, (str, bytes)):
+        return False
+    return isinstance(x, (Sequence, np.ndarray)) and len(x) >= 2
 
 
 class HMM:
@@ -131,7 +200,7 @@ class HMM:
 
     ``pi``: [N] initial probabilities, ``A``: [N, N] transitions (row = from, column = to),
     ``B``: [N, M] emissions (row = state, column = symbol). Every row must be non-negative and sum
-    to 1 (within ``atol``). ``states`` / ``symbols`` optionally name the N states and M symbols;
+    to 1 (within ``atol``, a tolerance in [0, 1)). ``states`` / ``symbols`` optionally name the N states and M symbols;
     :meth:`encode` turns symbols into the integer ids all other methods take.
     """
 
@@ -145,6 +214,12 @@ class HMM:
         *,
         atol: float = 1e-6,
     ) -> None:
+        atol = _check_real(atol, "atol", "the tolerance on row sums, in [0, 1), e.g. 1e-6")
+        if not 0 <= atol < 1:
+            raise ValueError(
+                f"atol must be in [0, 1) (the tolerance on row sums, e.g. 1e-6), got {atol}; "
+                "a tolerance of 1 or more would accept rows that sum to 0."
+            )
         pi = self._as_float(pi, "pi", ndim=1)
         A = self._as_float(A, "A", ndim=2)
         B = self._as_float(B, "B", ndim=2)
@@ -172,9 +247,12 @@ class HMM:
     @staticmethod
     def _as_float(x: Any, name: str, ndim: int) -> np.ndarray:
         try:
-            arr = np.array(x, dtype=np.float64)
+            raw = np.asarray(x)
+            if raw.dtype.kind not in "biuf":
+                raise TypeError(f"got dtype {raw.dtype}")
+            arr = np.array(raw, dtype=np.float64)
         except (TypeError, ValueError) as err:
-            raise ValueError(f"{name} must be an array of numbers: {err}") from err
+            raise ValueError(f"{name} must be an array of probabilities (real numbers): {err}") from err
         if arr.ndim != ndim:
             want = "[N]" if ndim == 1 else ("[N, N]" if name == "A" else "[N, M]")
             raise ValueError(f"{name} must have shape {want}, got an array with shape {arr.shape}.")
@@ -204,10 +282,25 @@ class HMM:
     def _names(names: Sequence[Hashable] | None, n: int, what: str) -> list[Hashable] | None:
         if names is None:
             return None
-        names = list(names)
+        names = HMM._label_list(names, what)
         if len(names) != n:
             raise ValueError(f"got {len(names)} {what} names for {n} {what}; give exactly one name each.")
-        if len(set(names)) != n:
+        return names
+
+    @staticmethod
+    def _label_list(names: Any, what: str) -> list[Hashable]:
+        """``names`` as a list of unique hashable labels; a plain string is refused (not split up)."""
+        if isinstance(names, (str, bytes)) or not isinstance(names, Iterable):
+            raise TypeError(
+                f"{what} must be a list of names, got {type(names).__name__} {names!r:.40} "
+                f"(a string would be split into letters); e.g. {what}=['a', 'b']."
+            )
+        try:
+            names = list(names)
+            hash(tuple(names))
+        except TypeError as err:
+            raise TypeError(f"{what} must be a list of hashable names (e.g. strings): {err}") from err
+        if len(set(names)) != len(names):
             dup = next(s for s, c in Counter(names).items() if c > 1)
             raise ValueError(f"{what} names must be unique; {dup!r} occurs more than once.")
         return names
@@ -267,13 +360,17 @@ class HMM:
     def sample(self, T: int, rng: Rng = None) -> tuple[np.ndarray, np.ndarray]:
         """Generate ``(states [T], observations [T])``: ``X_1 ~ π``, ``O_t ~ B[X_t]``, ``X_{t+1} ~ A[X_t]``.
 
-        ``rng`` is a ``numpy.random.Generator`` or a seed.
+        ``rng`` is a ``numpy.random.Generator`` or a seed. Rows accepted within ``atol`` of summing to 1
+        are renormalised before drawing, so samples always come from proper distributions.
         """
         if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < 1:
             raise ValueError(f"T must be a positive int (the sequence length), got {T!r}.")
         u = _as_rng(rng).random((T, 2))  # two uniform numbers per step: one for X_t, one for O_t
-        # inverse-CDF sampling: the first index whose cumulative probability exceeds u
+        # inverse-CDF sampling: the first index whose cumulative probability exceeds u. Rows were only
+        # checked to sum to 1 within atol, so each cumulative row is divided by its total: it then ends
+        # at exactly 1 and every draw comes from the renormalised row (never a zero-probability entry).
         cum_pi, cum_A, cum_B = np.cumsum(self.pi), np.cumsum(self.A, axis=1), np.cumsum(self.B, axis=1)
+        cum_pi, cum_A, cum_B = cum_pi / cum_pi[-1], cum_A / cum_A[:, -1:], cum_B / cum_B[:, -1:]
         states = np.empty(T, dtype=np.int64)
         obs = np.empty(T, dtype=np.int64)
         state = min(int(np.searchsorted(cum_pi, u[0, 0], side="right")), self.n_states - 1)
@@ -329,9 +426,12 @@ class HMM:
         symbols: Sequence[Hashable] | None = None,
     ) -> HMM:
         """A random starting point for :meth:`baum_welch`: every row drawn from a flat Dirichlet(1)."""
+        for value, name in ((n_states, "n_states"), (n_symbols, "n_symbols")):
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+                raise TypeError(f"{name} must be an int >= 1, got {type(value).__name__} ({value!r}).")
         if n_states < 1 or n_symbols < 1:
             raise ValueError(f"need n_states >= 1 and n_symbols >= 1, got {n_states} and {n_symbols}.")
-        rng = np.random.default_rng(seed)
+        rng = _as_rng(seed)
         pi = rng.dirichlet(np.ones(n_states))
         A = rng.dirichlet(np.ones(n_states), size=n_states)
         B = rng.dirichlet(np.ones(n_symbols), size=n_states)
@@ -342,7 +442,8 @@ class HMM:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
         """E-step: expected initial, transition and emission counts, and the total log-likelihood.
 
-        Sequences of the same length are processed together, as one [S, T] batch.
+        Sequences of the same length are processed together, as one [S, T] batch. Everything is
+        derived from the log-space forward/backward variables, so no step can overflow.
         """
         N, M = self.n_states, self.n_symbols
         pi_c, A_c, B_c = np.zeros(N), np.zeros((N, N)), np.zeros((M, N))
@@ -361,20 +462,52 @@ class HMM:
                     "a training sequence has probability 0 under the current model; EM cannot continue."
                 )
             total += float(ll.sum())
+            # gamma <= 1 because alpha_t(i) beta_t(i) <= P(O): the exponent is <= 0, no overflow
             gamma = np.exp(log_alpha + log_beta - ll[:, None, None])  # [S, T, N]
             pi_c += gamma[:, 0].sum(axis=0)
             np.add.at(B_c, obs.ravel(), gamma.reshape(-1, N))
             if obs.shape[1] > 1:
-                # xi_t(i, j) = alpha_t(i) a_ij b_j(o_{t+1}) beta_{t+1}(j) / P(O), summed over sequences and t;
-                # each factor is rescaled by its own maximum (c, d) so that nothing over- or underflows
-                left = log_alpha[:, :-1]  # [S, T-1, N]
-                right = log_emit[:, 1:] + log_beta[:, 1:]  # [S, T-1, N]
-                c, d = left.max(axis=-1, keepdims=True), right.max(axis=-1, keepdims=True)
-                w = np.exp(c + d - ll[:, None, None])[..., 0]  # [S, T-1]
-                A_c += self.A * np.einsum(
-                    "st,sti,stj->ij", w, np.exp(left - c), np.exp(right - d), optimize=True
+                A_c += self._transition_counts(log_alpha[:, :-1], log_emit[:, 1:] + log_beta[:, 1:], ll)
+        for counts, name in ((pi_c, "initial"), (A_c, "transition"), (B_c, "emission")):
+            if not np.all(np.isfinite(counts)):
+                raise ValueError(
+                    f"the expected {name} counts contain NaN or infinite values (the model has "
+                    f"{N} states, {M} symbols); EM cannot continue. Check the starting model for "
+                    "extreme values, or report this as a bug."
                 )
         return pi_c, A_c, B_c.T, total
+
+    def _transition_counts(self, left: np.ndarray, right: np.ndarray, ll: np.ndarray) -> np.ndarray:
+        """Expected transition counts ``sum_{s,t} xi_t(i, j)`` [N, N], overflow-free.
+
+        ``left = log alpha_t``, ``right = log b(o_{t+1}) + log beta_{t+1}`` and
+        ``xi_t(i, j) = alpha_t(i) a_ij b_j(o_{t+1}) beta_{t+1}(j) / P(O)``; ``left``/``right``: [S, T-1, N],
+        ``ll``: [S]. Fast path: with ``u = exp(left - max left)`` and ``v = exp(right - max right)``
+        (entries <= 1), ``xi_t = u_i a_ij v_j / z_t`` where ``z_t = u^T A v`` (each xi_t sums to 1, as
+        ``sum_ij alpha_t(i) a_ij b_j beta_{t+1}(j) = P(O)`` at every t). Steps where ``z_t`` is too small
+        to divide by safely (the large alphas and betas are linked only by zero or tiny transitions,
+        typical of long sequences and sparse ``A``) are computed entirely in log space instead.
+        """
+        N = self.n_states
+        c, d = left.max(axis=-1, keepdims=True), right.max(axis=-1, keepdims=True)
+        u, v = np.exp(left - c), np.exp(right - d)  # [S, T-1, N], max entry 1 each
+        z = np.einsum("sti,sti->st", u @ self.A, v)  # [S, T-1]: sum_ij u_i a_ij v_j
+        safe = z > _SAFE_SCALE
+        w = np.divide(1.0, z, out=np.zeros_like(z), where=safe)
+        counts = self.A * np.einsum("st,sti,stj->ij", w, u, v, optimize=True)
+        if not safe.all():
+            s_idx, t_idx = np.nonzero(~safe)
+            chunk = max(1, _CHUNK_ELEMENTS // (N * N))
+            for k in range(0, s_idx.size, chunk):
+                s_k, t_k = s_idx[k : k + chunk], t_idx[k : k + chunk]
+                log_xi = (
+                    left[s_k, t_k][:, :, None]
+                    + self.log_A
+                    + right[s_k, t_k][:, None, :]
+                    - ll[s_k][:, None, None]
+                )  # [K, N, N], every entry <= 0 (up to rounding)
+                counts += np.exp(log_xi).sum(axis=0)
+        return counts
 
     def baum_welch(
         self,
@@ -389,10 +522,18 @@ class HMM:
         Each iteration computes expected counts with forward-backward (E-step) and renormalises them
         (M-step): ``π ← E[#start in i]``, ``A[i] ← E[#i→j] / E[#from i]``, ``B[j] ← E[#j emits k] / E[#in j]``.
         ``update`` chooses which of ``"pi"``, ``"A"``, ``"B"`` are re-estimated (the others stay fixed).
-        Stops after ``n_iter`` updates or when the log-likelihood gains less than ``tol``.
+        Stops after ``n_iter`` updates or when the log-likelihood gains less than ``tol`` (``-inf``: never).
+        Expected counts come from log-space forward-backward, so long sequences and zero transitions
+        are safe; a row that gets no expected counts (a state never visited) keeps its old values.
         Returns ``(new_model, history)`` where ``history[k]`` is the total log-likelihood after ``k``
         updates (``history[0]``: this model); EM guarantees it never decreases.
         """
+        if isinstance(sequences, (str, bytes)) or not isinstance(sequences, Iterable):
+            error = ValueError if isinstance(sequences, (str, bytes)) else TypeError
+            raise error(
+                f"sequences must be a list of observation sequences (1-D arrays of symbol ids), got "
+                f"{type(sequences).__name__}; pass e.g. [hmm.encode(symbols)] for a single one."
+            )
         seqs = []
         for i, s in enumerate(sequences):
             if np.ndim(s) != 1:
@@ -403,15 +544,30 @@ class HMM:
             seqs.append(self._check_obs(s))
         if not seqs:
             raise ValueError("sequences is empty; Baum-Welch needs at least one observation sequence.")
+        if isinstance(update, (str, bytes)) or not isinstance(update, Iterable):
+            raise TypeError(
+                "update must be a collection of parameter names, e.g. ('A',) or ('pi', 'A', 'B'), "
+                f"got {update!r}."
+            )
+        update = list(update)
+        if not all(isinstance(u, str) and u in ("pi", "A", "B") for u in update):
+            raise ValueError(
+                f"update may only contain 'pi', 'A', 'B', got {update!r}; e.g. update=('A', 'B')."
+            )
         update = set(update)
-        if not update <= {"pi", "A", "B"}:
-            raise ValueError(f"update may only contain 'pi', 'A', 'B', got {sorted(update)}.")
-        if n_iter < 0:
-            raise ValueError(f"n_iter must be >= 0, got {n_iter}.")
+        n_iter = _check_int(n_iter, "n_iter", 0, " (the number of EM updates)")
+        tol = _check_real(
+            tol,
+            "tol",
+            "the smallest log-likelihood gain to continue; -inf never stops early",
+            allow_neg_inf=True,
+        )
 
         def normalise(counts: np.ndarray, old: np.ndarray) -> np.ndarray:
+            if not np.all(np.isfinite(counts)):  # never let NaN rows fall through to "keep old values"
+                raise ValueError("Baum-Welch produced non-finite expected counts; EM cannot continue.")
             totals = counts.sum(axis=-1, keepdims=True)
-            # a row that received no expected counts keeps its old values
+            # a row that received no expected counts (a state never visited) keeps its old values
             return np.where(totals > 0, counts / np.where(totals > 0, totals, 1.0), old)
 
         model, history = self, []
@@ -436,6 +592,60 @@ class HMM:
         history.append(sum(model.log_likelihood(s) for s in seqs))
         return model, history
 
+    @staticmethod
+    def _tagged_pairs(tagged_sentences: Any) -> list[list[tuple[Hashable, Hashable]]]:
+        """``(symbol, state, ...)`` sentences -> lists of ``(symbol, state)``; untagged input is refused."""
+        hint = "pass a list of sentences of (symbol, state) pairs, e.g. [[('the', 'DT'), ('dog', 'NN')]]"
+        if not isinstance(tagged_sentences, Iterable):
+            raise TypeError(
+                "tagged_sentences must be a list of tagged sentences, "
+                f"got {type(tagged_sentences).__name__}; {hint}."
+            )
+        if isinstance(tagged_sentences, (str, bytes)):
+            raise ValueError(
+                f"tagged_sentences must be a list of tagged sentences, got {tagged_sentences!r:.60}; {hint}."
+            )
+        data = []
+        for i, sent in enumerate(tagged_sentences):
+            if isinstance(sent, (str, bytes)) or not isinstance(sent, (Iterable, np.ndarray)):
+                raise ValueError(
+                    f"tagged_sentences[{i}] is {type(sent).__name__} {sent!r:.40}, not a list of "
+                    f"(symbol, state) pairs (untagged text is not accepted); {hint}."
+                )
+            pairs = []
+            for j, item in enumerate(sent):
+                if not _is_record(item):
+                    raise ValueError(
+                        f"tagged_sentences[{i}][{j}] is {item!r:.40}, not a (symbol, state) pair: untagged "
+                        "sentences (plain strings) cannot be used to count states, and a single tagged "
+                        f"sentence must be wrapped in a list, [sentence]; {hint}."
+                    )
+                try:
+                    hash((item[0], item[1]))
+                except TypeError as err:
+                    raise TypeError(
+                        f"tagged_sentences[{i}][{j}] has an unhashable symbol or state: {err}; "
+                        "use e.g. strings."
+                    ) from err
+                pairs.append((item[0], item[1]))
+            if pairs:
+                data.append(pairs)
+        if not data:
+            raise ValueError(
+                f"tagged_sentences is empty; fit_counts needs at least one non-empty sequence; {hint}."
+            )
+        return data
+
+    @staticmethod
+    def _sorted_labels(labels: set[Hashable], what: str) -> list[Hashable]:
+        """The labels seen in the data, sorted; labels of mixed types ask for an explicit order."""
+        try:
+            return sorted(labels)
+        except TypeError as err:
+            raise TypeError(
+                f"the {what} in the data cannot be sorted ({err}); pass {what}=[...] to fix their order."
+            ) from err
+
     @classmethod
     def fit_counts(
         cls,
@@ -454,27 +664,36 @@ class HMM:
         Items may carry extra fields (e.g. CoNLL's ``(word, POS, chunk)``); only the first two are used.
         ``states`` / ``symbols`` fix the label sets (default: sorted labels seen in the data).
         A row with no counts and no smoothing (e.g. a state never followed by another) becomes uniform.
+        Untagged input (sentences of plain strings, or strings) is refused, never split into letters.
         """
-        if transition_smoothing < 0 or emission_smoothing < 0:
-            raise ValueError("smoothing constants must be >= 0.")
-        data = [[(item[0], item[1]) for item in sent] for sent in tagged_sentences]
-        data = [s for s in data if s]
-        if not data:
-            raise ValueError("tagged_sentences is empty; fit_counts needs at least one non-empty sequence.")
+        k_t = _check_real(transition_smoothing, "transition_smoothing", "an add-k constant >= 0, e.g. 0.1")
+        k_e = _check_real(emission_smoothing, "emission_smoothing", "an add-k constant >= 0, e.g. 0.1")
+        for k, name in ((k_t, "transition_smoothing"), (k_e, "emission_smoothing")):
+            if k < 0:
+                raise ValueError(f"{name} must be >= 0 (an add-k constant; 0 = no smoothing), got {k}.")
+        data = cls._tagged_pairs(tagged_sentences)
         if states is None:
-            states = sorted({t for s in data for _, t in s})
+            states = cls._sorted_labels({t for s in data for _, t in s}, "states")
         if symbols is None:
-            symbols = sorted({w for s in data for w, _ in s})
+            symbols = cls._sorted_labels({w for s in data for w, _ in s}, "symbols")
+        states, symbols = cls._label_list(states, "states"), cls._label_list(symbols, "symbols")
         si = {t: i for i, t in enumerate(states)}
         vi = {w: i for i, w in enumerate(symbols)}
         N, M = len(si), len(vi)
         pi_c, A_c, B_c = np.zeros(N), np.zeros((N, N)), np.zeros((N, M))
-        for sent in data:
-            try:
-                tags = [si[t] for _, t in sent]
-                words = [vi[w] for w, _ in sent]
-            except KeyError as err:
-                raise ValueError(f"label {err.args[0]!r} is not in the given states/symbols.") from err
+        for i, sent in enumerate(data):
+            for labels, index, what in (
+                ([t for _, t in sent], si, "states"),
+                ([w for w, _ in sent], vi, "symbols"),
+            ):
+                missing = [x for x in labels if x not in index]
+                if missing:
+                    raise ValueError(
+                        f"label {missing[0]!r} is not in the given {what} (it occurs in sentence {i}); "
+                        f"add it to {what}=[...] or pass {what}=None to use the labels seen in the data."
+                    )
+            tags = [si[t] for _, t in sent]
+            words = [vi[w] for w, _ in sent]
             pi_c[tags[0]] += 1
             np.add.at(A_c, (tags[:-1], tags[1:]), 1)
             np.add.at(B_c, (tags, words), 1)
@@ -485,9 +704,9 @@ class HMM:
             return np.where(totals > 0, counts / np.where(totals > 0, totals, 1.0), 1.0 / counts.shape[-1])
 
         return cls(
-            normalise(pi_c, transition_smoothing),
-            normalise(A_c, transition_smoothing),
-            normalise(B_c, emission_smoothing),
+            normalise(pi_c, k_t),
+            normalise(A_c, k_t),
+            normalise(B_c, k_e),
             states=states,
             symbols=symbols,
         )

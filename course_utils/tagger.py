@@ -20,10 +20,11 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from course_utils.hmm import HMM, viterbi_log
+from course_utils.hmm import HMM, _as_log_scores, _check_int, viterbi_log
 
 __all__ = [
     "UNK",
@@ -43,22 +44,85 @@ def _log(p: np.ndarray) -> np.ndarray:
         return np.log(p)
 
 
+_SENTENCES_HINT = "pass e.g. course_utils.data.load_conll2000('train')"
+
+
+def _sentence_list(sentences: Any, what: str = "sentences") -> list[Any]:
+    """``sentences`` as a list; a string or a non-iterable is refused."""
+    if isinstance(sentences, (str, bytes)):
+        raise ValueError(
+            f"{what} must be a list of sentences, got the string {sentences!r:.40}; "
+            f"a sentence is a list of (word, tag, ...) tuples; {_SENTENCES_HINT}."
+        )
+    if not isinstance(sentences, Iterable):
+        raise TypeError(
+            f"{what} must be a list of sentences, got {type(sentences).__name__}; {_SENTENCES_HINT}."
+        )
+    return list(sentences)
+
+
+def _is_item(x: Any) -> bool:
+    """Whether ``x`` is a ``(word, tag, ...)`` item: a tuple or list of length >= 2."""
+    return isinstance(x, (tuple, list)) and len(x) >= 2
+
+
+def _check_sentence(sent: Any, i: int) -> list[Any]:
+    """Sentence ``i`` as a list of ``(word, tag, ...)`` items with str word and tag."""
+    if isinstance(sent, (str, bytes)) or not isinstance(sent, Iterable):
+        raise ValueError(
+            f"sentence {i} is not a list of (word, tag, ...) tuples, got {type(sent).__name__} "
+            f"{sent!r:.40}; {_SENTENCES_HINT}."
+        )
+    sent = list(sent)
+    for j, item in enumerate(sent):
+        if not _is_item(item):
+            kind = (
+                "a plain word: untagged sentences cannot be used here"
+                if isinstance(item, str)
+                else "not a tuple"
+            )
+            raise ValueError(
+                f"sentence {i} is not a list of (word, tag, ...) tuples: item {j} is {item!r:.40} ({kind}; "
+                f"a single tagged sentence must be wrapped in a list: [sentence]); {_SENTENCES_HINT}."
+            )
+        for name, value in (("word", item[0]), ("tag", item[1])):
+            if not isinstance(value, str):
+                raise TypeError(
+                    f"the {name} of item {j} of sentence {i} is {type(value).__name__} {value!r:.40}, "
+                    "not a str; words and tags must be strings (convert them with str())."
+                )
+    return sent
+
+
 def _split(sentences: Iterable[Sequence[Sequence[str]]]) -> list[tuple[list[str], list[str]]]:
     """``[(word, tag, ...), ...]`` sentences -> ``[(words, tags), ...]``, with a clear error on bad input."""
     out = []
-    for i, sent in enumerate(sentences):
-        if isinstance(sent, str) or (
-            len(sent) and not (isinstance(sent[0], (tuple, list)) and len(sent[0]) >= 2)
-        ):
-            raise ValueError(
-                f"sentence {i} is not a list of (word, tag, ...) tuples; "
-                "pass e.g. course_utils.data.load_conll2000('train')."
-            )
+    for i, sent in enumerate(_sentence_list(sentences)):
+        sent = _check_sentence(sent, i)
         if sent:
             out.append(([x[0] for x in sent], [x[1] for x in sent]))
     if not out:
-        raise ValueError("no tagged sentences given.")
+        raise ValueError(f"no tagged sentences given; {_SENTENCES_HINT}.")
     return out
+
+
+def _words(words: Any) -> list[str]:
+    """A list of word tokens; a plain string is refused (it would be tagged letter by letter)."""
+    if isinstance(words, (str, bytes)):
+        raise TypeError(
+            f"words must be a list of words (tokens), not the string {words!r:.40}; "
+            "tokenize it first, e.g. 'The cat sat .'.split()."
+        )
+    if not isinstance(words, Iterable):
+        raise TypeError(f"words must be a list of words (str), got {type(words).__name__}.")
+    words = list(words)
+    for t, w in enumerate(words):
+        if not isinstance(w, str):
+            raise TypeError(
+                f"words[{t}] is {type(w).__name__} {w!r:.40}, not a str; words must be a list of strings "
+                "(for (word, tag) tuples use predict() or evaluate())."
+            )
+    return words
 
 
 @dataclass(frozen=True)
@@ -107,15 +171,61 @@ class MostFrequentTagger:
         return self
 
     def tag(self, words: Sequence[str]) -> list[str]:
-        """Tags for a list of words."""
-        return [self.lexicon.get(w, self.default) for w in words]
+        """Tags for a list of words (a plain string is refused: tokenize it first)."""
+        if not hasattr(self, "lexicon"):
+            raise RuntimeError("this MostFrequentTagger is not trained yet; call fit(train_sentences) first.")
+        return [self.lexicon.get(w, self.default) for w in _words(words)]
 
     def evaluate(self, sentences: Iterable[Sequence[Sequence[str]]]) -> TaggingScores:
         """Accuracy overall / known / unknown on ``[(word, tag, ...), ...]`` sentences."""
         data = _split(sentences)
-        pred = [self.tag(words) for words, _ in data]
+        pred = [self.tag(words) for words, _ in data]  # raises if not trained
         known = [[w in self.lexicon for w in words] for words, _ in data]
         return _score([tags for _, tags in data], pred, known)
+
+
+def _check_ngram_counts(counts: Any) -> list[np.ndarray]:
+    """Validate ``counts`` for :func:`deleted_interpolation`: [N], [N, N], ... of whole numbers >= 0."""
+    hint = "pass [unigram counts [N], bigram counts [N, N], ...]"
+    if isinstance(counts, (str, bytes, Mapping)) or not isinstance(counts, Iterable):
+        raise TypeError(f"counts must be a list of count arrays, got {type(counts).__name__}; {hint}.")
+    counts = list(counts)
+    if not counts:
+        raise ValueError(f"counts is empty; {hint}.")
+    out = []
+    for k, c in enumerate(counts):
+        raw = np.asarray(c)
+        if raw.dtype.kind not in "biuf":
+            raise TypeError(f"counts[{k}] must be an array of numbers, got dtype {raw.dtype}; {hint}.")
+        arr = raw.astype(np.float64)
+        if arr.ndim != k + 1:
+            raise ValueError(
+                f"counts[{k}] must have {k + 1} axes ({k + 1}-gram counts), got shape {arr.shape}; {hint}."
+            )
+        n_tags = out[0].shape[0] if out else arr.shape[0]
+        if arr.shape != (n_tags,) * (k + 1) or n_tags == 0:
+            raise ValueError(
+                f"counts[{k}] must have shape {[n_tags] * (k + 1)} (N = {n_tags} from counts[0], N >= 1), "
+                f"got {arr.shape}."
+            )
+        for bad, what in (
+            (~np.isfinite(arr), "NaN or infinite"),
+            (arr < 0, "negative"),
+            (arr != np.round(arr), "non-integer"),
+        ):
+            if bad.any():
+                at = tuple(int(i) for i in np.argwhere(bad)[0])
+                raise ValueError(
+                    f"counts[{k}] has a {what} entry {arr[at]:g} at index {at}; counts must be whole "
+                    "numbers >= 0 (how often each n-gram occurs)."
+                )
+        if not arr.any():
+            raise ValueError(
+                f"counts[{k}] ({k + 1}-gram counts) are all zero; deleted interpolation needs observed "
+                "n-grams: count them from a non-empty corpus."
+            )
+        out.append(arr)
+    return out
 
 
 def deleted_interpolation(counts: Sequence[np.ndarray]) -> np.ndarray:
@@ -125,18 +235,13 @@ def deleted_interpolation(counts: Sequence[np.ndarray]) -> np.ndarray:
     For each n-gram ``(t_1..t_n)`` with count ``f > 0``, every order's estimate is recomputed with
     that occurrence left out, ``(c(t_{n-k}..t_n) - 1) / (c(t_{n-k}..t_{n-1}) - 1)`` (0 if the
     denominator is 0; contexts are counted in the same table), and ``f`` is credited to the order
-    with the largest estimate. Returns ``λ`` [n], summing to 1, lowest order first.
+    with the largest estimate. Returns ``λ`` [n], summing to 1, lowest order first. Counts must be
+    whole numbers >= 0 (no NaN or inf), and no order may be all zero.
     """
+    counts = _check_ngram_counts(counts)
     n = len(counts)
-    for k, c in enumerate(counts):
-        if np.ndim(c) != k + 1:
-            raise ValueError(
-                f"counts[{k}] must have {k + 1} axes ({k + 1}-gram counts), got shape {np.shape(c)}."
-            )
     top = counts[-1]
     idx = np.nonzero(top)
-    if not idx[0].size:
-        raise ValueError("the highest-order counts are all zero.")
     estimates = []
     for k in range(n):  # order k+1 looks at the last k+1 tags of each n-gram
         gram = idx[n - 1 - k :]
@@ -156,16 +261,23 @@ def second_order_viterbi(log_trans: np.ndarray, log_emit: np.ndarray) -> tuple[n
     tags with ``-inf`` there are skipped, which changes nothing (they can never be on a finite path).
     The state at step t is the pair ``(t_{t-1}, t_t)``:
     ``delta_t(j, k) = max_i delta_{t-1}(i, j) + log_trans[i, j, k] + log_emit[t, k]``.
-    Returns ``(path [T], log P(path, words, end))``.
+    Returns ``(path [T], log P(path, words, end))``. NaN or ``+inf`` scores are refused.
     """
-    log_emit = np.asarray(log_emit, dtype=np.float64)
-    if log_emit.ndim != 2 or log_emit.shape[0] == 0:
-        raise ValueError(f"log_emit must have shape [T, N] with T >= 1, got {log_emit.shape}.")
+    log_emit = _as_log_scores(log_emit, "log_emit")
+    log_trans = _as_log_scores(log_trans, "log_trans")
+    if log_emit.ndim != 2 or log_emit.shape[0] == 0 or log_emit.shape[1] == 0:
+        raise ValueError(f"log_emit must have shape [T, N] with T >= 1 and N >= 1, got {log_emit.shape}.")
     T, N = log_emit.shape
     if log_trans.shape != (N + 1, N + 1, N + 1):
         raise ValueError(
             f"log_trans must have shape [N+1, N+1, N+1] = [{N + 1}]*3 for N={N} tags, got {log_trans.shape}."
         )
+    return _second_order_viterbi(log_trans, log_emit)
+
+
+def _second_order_viterbi(log_trans: np.ndarray, log_emit: np.ndarray) -> tuple[np.ndarray, float]:
+    """:func:`second_order_viterbi` without the input checks (for inputs already known to be valid)."""
+    T, N = log_emit.shape
     bos = np.array([N])
     cands = []
     for t in range(T):
@@ -207,16 +319,38 @@ class SuffixModel:
     """
 
     def __init__(self, n_tags: int, max_suffix: int = 10) -> None:
-        self.n_tags = n_tags
-        self.max_suffix = max_suffix
+        self.n_tags = _check_int(n_tags, "n_tags", 1, " (the number of tags)")
+        self.max_suffix = _check_int(max_suffix, "max_suffix", 1, " (the longest suffix in letters, e.g. 10)")
 
     def fit(self, lexicon: Mapping[str, np.ndarray]) -> SuffixModel:
-        """Count suffix/tag pairs from ``lexicon``: rare word -> its tag counts [N]."""
+        """Count suffix/tag pairs from ``lexicon``: rare word -> its tag counts [N] (>= 0, not all zero)."""
+        if not isinstance(lexicon, Mapping):
+            raise TypeError(
+                f"lexicon must be a mapping word -> tag counts [{self.n_tags}], "
+                f"got {type(lexicon).__name__}; e.g. {{'running': np.array([0, 3, 0])}}."
+            )
         tries: dict[bool, dict[str, np.ndarray]] = {True: {}, False: {}}
         for w, counts in lexicon.items():
-            counts = np.asarray(counts, dtype=np.float64)
+            if not isinstance(w, str):
+                raise TypeError(f"lexicon keys must be words (str), got {type(w).__name__} {w!r:.40}.")
+            if not w:
+                raise ValueError("lexicon contains the empty word ''; its keys must be non-empty words.")
+            raw = np.asarray(counts)
+            if raw.dtype.kind not in "biuf":
+                raise TypeError(f"tag counts of {w!r} must be numbers, got dtype {raw.dtype}.")
+            counts = raw.astype(np.float64)
             if counts.shape != (self.n_tags,):
                 raise ValueError(f"tag counts of {w!r} have shape {counts.shape}, expected [{self.n_tags}].")
+            if not np.all(np.isfinite(counts)) or (counts < 0).any():
+                raise ValueError(
+                    f"tag counts of {w!r} must be finite and >= 0 (how often the word has each tag), "
+                    f"got {counts.tolist()}."
+                )
+            if not counts.any():
+                raise ValueError(
+                    f"tag counts of {w!r} are all zero; every word in lexicon needs at least one tag "
+                    "count (leave out words that were never seen)."
+                )
             trie = tries[w[:1].isupper()]
             for k in range(min(self.max_suffix, len(w)) + 1):
                 suffix = w[len(w) - k :]
@@ -232,11 +366,15 @@ class SuffixModel:
             p0 = root / root.sum()
             self.tries[cap] = (trie, float(np.std(p0)), p0)
         if not self.tries:
-            raise ValueError("SuffixModel.fit got no words.")
+            raise ValueError("lexicon is empty; SuffixModel.fit needs at least one word with tag counts.")
         return self
 
     def predict(self, word: str) -> np.ndarray:
         """``P(tag | suffix of word)`` [N] (sums to 1)."""
+        if not hasattr(self, "tries"):
+            raise RuntimeError("this SuffixModel is not trained yet; call fit(lexicon) first.")
+        if not isinstance(word, str):
+            raise TypeError(f"word must be a str, got {type(word).__name__} {word!r:.40}.")
         cap = word[:1].isupper()
         trie, theta, p = self.tries.get(cap) or next(iter(self.tries.values()))
         for k in range(1, min(self.max_suffix, len(word)) + 1):
@@ -255,11 +393,15 @@ class HMMTagger:
     """
 
     def __init__(self, order: int = 2, rare_threshold: int = 10, max_suffix: int = 5) -> None:
+        if isinstance(order, (bool, np.bool_)) or not isinstance(order, (int, np.integer)):
+            raise TypeError(f"order must be the int 1 (bigram HMM) or 2 (trigram HMM), got {order!r}.")
         if order not in (1, 2):
             raise ValueError(f"order must be 1 (bigram HMM) or 2 (trigram HMM), got {order!r}.")
-        self.order = order
-        self.rare_threshold = rare_threshold
-        self.max_suffix = max_suffix
+        self.order = int(order)
+        self.rare_threshold = _check_int(
+            rare_threshold, "rare_threshold", 1, " (words seen at most this often train the suffix model)"
+        )
+        self.max_suffix = _check_int(max_suffix, "max_suffix", 1, " (the longest suffix in letters, e.g. 5)")
 
     def fit(self, sentences: Iterable[Sequence[Sequence[str]]]) -> HMMTagger:
         """Estimate transitions, emissions and the suffix model from ``[(word, tag, ...), ...]`` sentences."""
@@ -305,6 +447,11 @@ class HMMTagger:
 
         # unknown words: suffix model on rare words; P(w | t) ∝ P(t | suffix) / P(t)
         rare = np.flatnonzero(self.emission_counts.sum(axis=0) <= self.rare_threshold)
+        if rare.size == 0:
+            raise ValueError(
+                f"no training word occurs at most rare_threshold={self.rare_threshold} times, so the "
+                "unknown-word model has nothing to learn from; raise rare_threshold or add training data."
+            )
         lexicon = {self.vocab[k]: self.emission_counts[:, k] for k in rare}
         self.suffix_model = SuffixModel(N, self.max_suffix).fit(lexicon)
         self.log_tag_prior = _log(self.tag_counts / self.tag_counts.sum())
@@ -317,6 +464,8 @@ class HMMTagger:
     def is_known(self, word: str) -> bool:
         """Whether ``word`` occurred in the training data."""
         self._check_fitted()
+        if not isinstance(word, str):
+            raise TypeError(f"word must be a str, got {type(word).__name__} {word!r:.40}.")
         return word in self.word_index
 
     def log_emissions(self, words: Sequence[str]) -> np.ndarray:
@@ -327,6 +476,7 @@ class HMMTagger:
         words get ``log P(t | suffix) - log P(t)`` from the :class:`SuffixModel`.
         """
         self._check_fitted()
+        words = _words(words)
         out = np.empty((len(words), len(self.tags)))
         for t, w in enumerate(words):
             k = self.word_index.get(w)
@@ -339,16 +489,19 @@ class HMMTagger:
         return out
 
     def tag(self, words: Sequence[str]) -> list[str]:
-        """The most probable tag sequence (Viterbi) for a list of words."""
+        """The most probable tag sequence (Viterbi) for a list of words (a plain string is refused)."""
         self._check_fitted()
-        if isinstance(words, str):
-            raise TypeError("tag() takes a list of words, e.g. 'The cat sat .'.split().")
+        if isinstance(words, (str, bytes)):
+            raise TypeError(
+                f"tag() takes a list of words, not the string {words!r:.40}; e.g. 'The cat sat .'.split()."
+            )
+        words = _words(words)
         if len(words) == 0:
             return []
         log_emit = self.log_emissions(words)
         N = len(self.tags)
         if self.order == 2:
-            path, _ = second_order_viterbi(self.log_trans, log_emit)
+            path, _ = _second_order_viterbi(self.log_trans, log_emit)
         else:
             # first-order HMM with the end-of-sentence transition folded into the last step
             log_emit[-1] += self.log_trans[:N, N]
@@ -356,8 +509,34 @@ class HMMTagger:
         return [self.tags[i] for i in path]
 
     def predict(self, sentences: Iterable[Sequence[Sequence[str]]]) -> list[list[str]]:
-        """Tags for each of ``[(word, ...), ...]`` sentences (only the words are used)."""
-        return [self.tag([x[0] for x in sent]) for sent in sentences]
+        """Tags for each of ``[(word, ...), ...]`` sentences (only the words are used).
+
+        A sentence may also be a plain list of words; a sentence given as one string is refused.
+        """
+        self._check_fitted()
+        out = []
+        for i, sent in enumerate(_sentence_list(sentences)):
+            if isinstance(sent, (str, bytes)) or not isinstance(sent, Iterable):
+                raise ValueError(
+                    f"sentence {i} must be a list of words or of (word, ...) tuples, got "
+                    f"{type(sent).__name__} {sent!r:.40}; tokenize strings first, e.g. s.split()."
+                )
+            sent = list(sent)
+            if all(isinstance(x, str) for x in sent):
+                words = sent
+            else:
+                bad = next((j for j, x in enumerate(sent) if not (isinstance(x, (tuple, list)) and x)), None)
+                if bad is not None:
+                    raise ValueError(
+                        f"sentence {i}: item {bad} is {sent[bad]!r:.40}; a sentence must be either a list of "
+                        "words (str) or a list of (word, ...) tuples, not a mix."
+                    )
+                words = [x[0] for x in sent]
+            try:
+                out.append(self.tag(words))
+            except TypeError as err:
+                raise TypeError(f"sentence {i}: {err}") from err
+        return out
 
     def evaluate(self, sentences: Iterable[Sequence[Sequence[str]]]) -> TaggingScores:
         """Accuracy overall / on known / on unknown words of ``[(word, tag, ...), ...]`` sentences."""

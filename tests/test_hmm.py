@@ -1,11 +1,13 @@
 """Tests for course_utils.hmm: brute force on tiny models, hmmlearn as the peer library, bad inputs."""
 
 import itertools
+import re
 import warnings
 
 import numpy as np
 import pytest
 
+import course_utils.hmm as hmm_module
 from course_utils.hmm import HMM, backward_log, forward_log, logsumexp, viterbi_log
 
 
@@ -226,6 +228,154 @@ def test_baum_welch_stops_at_tolerance(weather):
     assert history[-1] - history[-2] < 1e-3
 
 
+def brute_force_one_step(model: HMM, seqs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One Baum-Welch update by enumerating every state path: expected counts weighted by P(path | obs)."""
+    N, M = model.n_states, model.n_symbols
+    pi_c, A_c, B_c = np.zeros(N), np.zeros((N, N)), np.zeros((N, M))
+    for obs in seqs:
+        joint = brute_force(model, obs)
+        total = sum(joint.values())
+        for path, p in joint.items():
+            w = p / total
+            pi_c[path[0]] += w
+            for t in range(len(obs)):
+                B_c[path[t], obs[t]] += w
+                if t:
+                    A_c[path[t - 1], path[t]] += w
+    return tuple(
+        normalise_or_keep(c, old) for c, old in ((pi_c[None], model.pi[None]), (A_c, model.A), (B_c, model.B))
+    )
+
+
+def normalise_or_keep(counts: np.ndarray, old: np.ndarray) -> np.ndarray:
+    """Rows of counts divided by their sums; a row without counts keeps ``old`` (as Baum-Welch does)."""
+    totals = counts.sum(axis=1, keepdims=True)
+    return np.where(totals > 0, counts / np.where(totals > 0, totals, 1.0), old)
+
+
+def log_space_one_step(model: HMM, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One Baum-Welch update for one sequence, every expected count summed in log space (logsumexp)."""
+    la, lb = model.forward(obs), model.backward(obs)
+    ll = logsumexp(la[-1])
+    log_gamma = la + lb - ll  # [T, N]
+    # log xi[t, i, j] = log alpha_t(i) + log a_ij + log b_j(o_{t+1}) + log beta_{t+1}(j) - log P(O)
+    log_xi = la[:-1, :, None] + model.log_A + (model.log_B[:, obs[1:]].T + lb[1:])[:, None, :] - ll
+    A_c = np.exp(logsumexp(log_xi, axis=0))
+    B_c = np.zeros((model.n_states, model.n_symbols))
+    for k in np.unique(obs):
+        B_c[:, k] = np.exp(logsumexp(log_gamma[obs == k], axis=0))
+    pi_c = np.exp(log_gamma[0])
+    return tuple(
+        normalise_or_keep(c, old) for c, old in ((pi_c[None], model.pi[None]), (A_c, model.A), (B_c, model.B))
+    )
+
+
+def two_world_model(eps: float = 0.1) -> HMM:
+    """Two separate 2-state worlds (zero transitions between them); world Y mirrors world X (a <-> b).
+
+    pi is the stationary distribution of each (reversible) world, so P_X(o) = P_X(reversed o): a sequence
+    ``s + swap(reversed(s))`` is then exactly as likely under X as under Y, and both keep posterior mass.
+    """
+    block = np.array([[0.7, 0.3], [0.4, 0.6]])
+    stationary = np.array([4.0, 3.0]) / 7.0
+    A = np.zeros((4, 4))
+    A[:2, :2] = A[2:, 2:] = block
+    x = np.array([[1 - 2 * eps, eps, eps], [0.6, 0.2, 0.2]])  # symbols a, b, c
+    B = np.concatenate([x, x[:, [1, 0, 2]]])
+    return HMM(np.concatenate([stationary, stationary]) / 2, A, B)
+
+
+def two_world_sequence(n: int, seed: int = 0) -> np.ndarray:
+    s = np.random.default_rng(seed).choice(3, size=n, p=[0.7, 0.15, 0.15])
+    return np.concatenate([s, np.array([1, 0, 2])[s[::-1]]])
+
+
+def test_baum_welch_long_sequence_with_zero_transitions():
+    # 3,000 steps: half-way, the likely forward states (world X) and backward states (world Y) are
+    # linked only by zero transitions; exp(c + d - log P) would be ~e^3000 (overflow, inf * 0 = NaN)
+    model = two_world_model()
+    obs = two_world_sequence(1500)
+    ref_pi, ref_A, ref_B = log_space_one_step(model, obs)
+    assert ref_A[0, 0] < 0.65 and ref_A[2, 2] < 0.65  # both worlds really move away from 0.7
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no overflow / invalid-value warnings either
+        one, _ = model.baum_welch([obs], n_iter=1, tol=-np.inf)
+        learned, history = model.baum_welch([obs], n_iter=8, tol=-np.inf)
+    np.testing.assert_allclose(one.A, ref_A, atol=1e-9)
+    np.testing.assert_allclose(one.B, ref_B, atol=1e-9)
+    np.testing.assert_allclose(one.pi, ref_pi[0], atol=1e-9)
+    for m in (one, learned):
+        for arr in (m.pi[None], m.A, m.B):
+            assert np.all(np.isfinite(arr))
+            np.testing.assert_allclose(arr.sum(axis=1), 1.0, atol=1e-12)
+        np.testing.assert_array_equal(m.A[:2, 2:], 0.0)  # EM keeps impossible transitions impossible
+        np.testing.assert_array_equal(m.A[2:, :2], 0.0)
+    assert np.all(np.isfinite(history)) and len(history) == 9
+    assert (np.diff(history) >= -1e-9 * abs(history[0])).all()
+    assert history[-1] > history[0] + 100
+    assert history[-1] == pytest.approx(learned.log_likelihood(obs), rel=1e-12)
+
+
+def test_baum_welch_long_and_short_sequences_match_log_space():
+    # the same model on a short sequence (no overflow risk) and on the long one: both match log space
+    model = two_world_model()
+    for n in (5, 50, 1500):
+        obs = two_world_sequence(n, seed=n)
+        _, ref_A, ref_B = log_space_one_step(model, obs)
+        one, _ = model.baum_welch([obs], n_iter=1)
+        np.testing.assert_allclose(one.A, ref_A, atol=1e-9)
+        np.testing.assert_allclose(one.B, ref_B, atol=1e-9)
+
+
+def test_baum_welch_long_sequence_matches_hmmlearn():
+    model = two_world_model()
+    obs = two_world_sequence(1500, seed=3)
+    ours, history = model.baum_welch([obs], n_iter=3, tol=-np.inf)
+    ref = hmmlearn_hmm().CategoricalHMM(4, n_features=3, n_iter=3, tol=-np.inf, init_params="")
+    ref.startprob_, ref.transmat_, ref.emissionprob_ = model.pi.copy(), model.A.copy(), model.B.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref.fit(obs[:, None])
+    np.testing.assert_allclose(ours.A, ref.transmat_, atol=1e-8)
+    np.testing.assert_allclose(ours.B, ref.emissionprob_, atol=1e-8)
+    np.testing.assert_allclose(history[:3], ref.monitor_.history, rtol=1e-9)
+
+
+@pytest.mark.parametrize("scale", [0.0, np.inf])  # 0: scaled fast path only; inf: log-space path only
+def test_both_transition_count_paths_equal_brute_force(monkeypatch, scale):
+    monkeypatch.setattr(hmm_module, "_SAFE_SCALE", scale)
+    sparse = HMM([0.5, 0.5, 0.0], [[0.0, 1.0, 0.0], [0.3, 0.0, 0.7], [0.5, 0.5, 0.0]], np.full((3, 2), 0.5))
+    cases = [*CASES[::2], (sparse, np.array([0, 1, 1, 0, 1]))]
+    for model, obs in cases:
+        seqs = [obs, obs[::-1]] if len(obs) > 1 else [obs]
+        one, _ = model.baum_welch(seqs, n_iter=1)
+        pi, A, B = brute_force_one_step(model, seqs)
+        np.testing.assert_allclose(one.pi, pi[0], atol=1e-10)
+        if len(obs) > 1:
+            np.testing.assert_allclose(one.A, A, atol=1e-10)
+        np.testing.assert_allclose(one.B, B, atol=1e-10)
+
+
+def test_extreme_emissions_use_log_space_and_match_brute_force():
+    # emissions of 1e-60 make the per-step scale ~1e-180 after 3 steps: those steps go to the log path
+    model = two_world_model(eps=1e-60)
+    obs = np.array([0, 0, 0, 1, 1, 1])
+    one, _ = model.baum_welch([obs], n_iter=1)
+    pi, A, B = brute_force_one_step(model, [obs])
+    np.testing.assert_allclose(one.A, A, atol=1e-10)
+    np.testing.assert_allclose(one.B, B, atol=1e-10)
+    np.testing.assert_allclose(one.pi, pi[0], atol=1e-10)
+
+
+def test_nan_expected_counts_raise(monkeypatch, weather):
+    def broken(self, left, right, ll):
+        return np.full((self.n_states, self.n_states), np.nan)
+
+    monkeypatch.setattr(HMM, "_transition_counts", broken)
+    with pytest.raises(ValueError, match="expected transition counts contain NaN"):
+        weather.baum_welch([[0, 1, 2]])
+
+
 def test_fit_counts_hand_computed():
     corpus = [
         [("the", "D"), ("dog", "N"), ("runs", "V")],
@@ -330,3 +480,133 @@ def test_bad_names_and_corpora():
         HMM.fit_counts([[("a", "Z")]], states=["X"])
     with pytest.raises(ValueError, match="no symbol names"):
         HMM.random(2, 2).encode(["a"])
+
+
+def test_sample_renormalises_rows_accepted_within_atol():
+    # rows summing to 0.9 are accepted with atol=0.2; sampling must use pi / 0.9 etc., never the zero entries
+    m = HMM([0.9, 0.0], [[0.9, 0.0], [0.0, 0.9]], [[0.45, 0.45, 0.0], [0.0, 0.0, 0.9]], atol=0.2)
+    states, obs = m.sample(4000, rng=0)
+    assert (states == 0).all()  # state 1 has probability 0 everywhere
+    assert set(np.unique(obs)) == {0, 1}  # symbol 2 is never emitted by state 0
+    assert np.mean(obs == 0) == pytest.approx(0.5, abs=0.03)  # 0.45 / 0.9, not 0.45
+    # within the default atol, too: a row 1e-7 short of 1 never reaches its zero-probability last entry
+    tiny = HMM([1 - 1e-7, 0.0], [[1 - 1e-7, 0.0], [0.5, 0.5]], [[1.0], [1.0]])
+    assert (tiny.sample(2000, rng=1)[0] == 0).all()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ["the dog barks", "a cat"],  # untagged sentences given as strings
+        [["the", "dog", "barks"]],  # untagged sentences given as lists of words
+        "the dog barks",  # one plain string
+        [("the", "D"), ("dog", "N")],  # one tagged sentence, not wrapped in a list
+        [[("the", "D"), "dog"]],  # a mix
+        [[("the",)]],  # items need a symbol and a state
+        [["ab", "cd"]],  # two-letter words would otherwise become (letter, letter) pairs
+    ],
+)
+def test_fit_counts_refuses_untagged_input(bad):
+    with pytest.raises(ValueError, match=r"tagged_sentences.*\(symbol, state\) pair"):
+        HMM.fit_counts(bad)
+
+
+def test_fit_counts_refuses_bad_arguments():
+    corpus = [[("the", "D"), ("dog", "N")]]
+    with pytest.raises(TypeError, match="tagged_sentences must be a list"):
+        HMM.fit_counts(None)
+    for name in ("transition_smoothing", "emission_smoothing"):
+        for value in (float("nan"), float("inf"), -float("inf")):
+            with pytest.raises(ValueError, match=f"{name} must be a finite number"):
+                HMM.fit_counts(corpus, **{name: value})
+        with pytest.raises(ValueError, match=f"{name} must be >= 0"):
+            HMM.fit_counts(corpus, **{name: -0.5})
+        for value in (True, "1", None, [1.0]):
+            with pytest.raises(TypeError, match=f"{name} must be a real number"):
+                HMM.fit_counts(corpus, **{name: value})
+    with pytest.raises(TypeError, match="states must be a list of names.*string"):
+        HMM.fit_counts(corpus, states="DN")
+    with pytest.raises(ValueError, match="states names must be unique"):
+        HMM.fit_counts(corpus, states=["D", "N", "D"])
+    with pytest.raises(ValueError, match="'dog' is not in the given symbols.*symbols=None"):
+        HMM.fit_counts(corpus, symbols=["the"])
+    with pytest.raises(TypeError, match="unhashable"):
+        HMM.fit_counts([[(["the"], "D")]])
+    with pytest.raises(TypeError, match="cannot be sorted.*states="):
+        HMM.fit_counts([[("the", "D"), ("dog", 1)]])
+    # numpy numbers, explicit label sets and extra states are fine
+    m = HMM.fit_counts(corpus, states=["N", "D", "V"], emission_smoothing=np.float64(0.5))
+    assert m.states == ["N", "D", "V"]
+    np.testing.assert_allclose(m.A[2], 1 / 3)  # V never seen: uniform row
+
+
+@pytest.mark.parametrize("func", ["forward", "backward", "viterbi"])
+@pytest.mark.parametrize("bad_value,what", [(np.nan, "NaN"), (np.inf, "+inf")])
+def test_log_functions_refuse_nan_and_inf_scores(weather, func, bad_value, what):
+    call = {
+        "forward": lambda pi, A, e: forward_log(pi, A, e),
+        "backward": lambda pi, A, e: backward_log(A, e),
+        "viterbi": lambda pi, A, e: viterbi_log(pi, A, e),
+    }[func]
+    log_emit = weather.log_B[:, [0, 2, 1]].T.copy()
+    log_emit[1, 1] = bad_value
+    with pytest.raises(ValueError, match=rf"log_emit contains {re.escape(what)} at index \(1, 1\).*-inf"):
+        call(weather.log_pi, weather.log_A, log_emit)
+    log_A = weather.log_A.copy()
+    log_A[0, 1] = bad_value
+    with pytest.raises(ValueError, match=f"log_A contains {re.escape(what)}"):
+        call(weather.log_pi, log_A, weather.log_B[:, [0, 2]].T)
+    if func != "backward":
+        with pytest.raises(ValueError, match=f"log_pi contains {re.escape(what)}"):
+            call(np.array([0.0, bad_value]), weather.log_A, weather.log_B[:, [0, 2]].T)
+    with pytest.raises(TypeError, match="log_emit must be an array of log probabilities"):
+        call(weather.log_pi, weather.log_A, [["a", "b"]])
+    # -inf (log 0) is a valid score; lists are converted
+    path, logp = viterbi_log([0.0, -np.inf], [[0.0, -np.inf], [0.0, -np.inf]], [[-1.0, 0.0], [-1.0, 0.0]])
+    assert path.tolist() == [0, 0] and logp == pytest.approx(-2.0)
+
+
+def test_more_bad_arguments_are_rejected(weather):
+    ok = dict(pi=[0.5, 0.5], A=[[1, 0], [0, 1]], B=[[1.0], [1.0]])
+    for atol in (float("nan"), -1e-6, 1.0, 5.0):
+        with pytest.raises(ValueError, match="atol must be"):
+            HMM(**ok, atol=atol)
+    for atol in ("1e-6", True, None):
+        with pytest.raises(TypeError, match="atol must be a real number"):
+            HMM(**ok, atol=atol)
+    with pytest.raises(TypeError, match="states must be a list of names.*string"):
+        HMM(**ok, states="ab")
+    with pytest.raises(ValueError, match="pi must be an array of probabilities"):
+        HMM(pi=["0.5", "0.5"], A=ok["A"], B=ok["B"])
+    for n_iter in (float("nan"), 2.0, True, "3"):
+        with pytest.raises(TypeError, match="n_iter must be an int"):
+            weather.baum_welch([[0, 1]], n_iter=n_iter)
+    with pytest.raises(ValueError, match="n_iter must be an int >= 0"):
+        weather.baum_welch([[0, 1]], n_iter=-1)
+    with pytest.raises(ValueError, match="tol must be a finite number or -inf"):
+        weather.baum_welch([[0, 1]], tol=float("nan"))
+    with pytest.raises(TypeError, match="tol must be a real number"):
+        weather.baum_welch([[0, 1]], tol="small")
+    with pytest.raises(TypeError, match=r"update must be a collection.*\('A',\)"):
+        weather.baum_welch([[0, 1]], update="A")
+    with pytest.raises(ValueError, match="update may only contain"):
+        weather.baum_welch([[0, 1]], update=("A", 1))
+    with pytest.raises(ValueError, match="sequences must be a list of observation sequences"):
+        weather.baum_welch("012")
+    with pytest.raises(TypeError, match="sequences must be a list of observation sequences"):
+        weather.baum_welch(None)
+    with pytest.raises(ValueError, match="sequences is empty"):
+        weather.baum_welch([])
+    for rng in ("seed", 1.5, -1):
+        with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
+            weather.sample(3, rng=rng)
+    with pytest.raises(TypeError, match="n_states must be an int"):
+        HMM.random(2.0, 3)
+    with pytest.raises(TypeError, match="n_symbols must be an int"):
+        HMM.random(2, True)
+    with pytest.raises(ValueError, match="need n_states >= 1"):
+        HMM.random(0, 3)
+    # still accepted: numpy ints, tol=-inf, Generators and seed sequences
+    model, history = weather.baum_welch([[0, 1, 2]], n_iter=np.int64(2), tol=-np.inf)
+    assert len(history) == 3
+    assert weather.sample(4, rng=np.random.SeedSequence(1))[0].shape == (4,)

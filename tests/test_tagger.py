@@ -159,3 +159,174 @@ def test_bad_input():
         HMMTagger().fit([["the", "dog"]])
     with pytest.raises(ValueError, match="no tagged sentences"):
         MostFrequentTagger().fit([])
+
+
+@pytest.mark.parametrize("name", ["rare_threshold", "max_suffix"])
+@pytest.mark.parametrize(
+    "value,error",
+    [
+        (0, ValueError),
+        (-1, ValueError),
+        (2.5, TypeError),
+        (3.0, TypeError),
+        (float("nan"), TypeError),
+        (True, TypeError),
+        (None, TypeError),
+        ("3", TypeError),
+    ],
+)
+def test_bad_tagger_hyperparameters(name, value, error):
+    with pytest.raises(error, match=f"{name} must be an int >= 1"):
+        HMMTagger(**{name: value})
+    if name == "max_suffix":
+        with pytest.raises(error, match="max_suffix must be an int >= 1"):
+            SuffixModel(3, max_suffix=value)
+
+
+def test_good_tagger_hyperparameters_still_work():
+    tagger = HMMTagger(order=np.int64(1), rare_threshold=np.int64(1), max_suffix=1).fit(TOY)
+    assert tagger.order == 1 and tagger.rare_threshold == 1 and tagger.max_suffix == 1
+    assert tagger.tag("the cat barks .".split()) == ["DT", "NN", "VBZ", "."]
+    for order in (True, 2.0, "2"):
+        with pytest.raises(TypeError, match="order must be the int 1"):
+            HMMTagger(order=order)
+    with pytest.raises(ValueError, match=r"rare_threshold=1 times.*raise rare_threshold"):
+        HMMTagger(rare_threshold=1).fit(TOY + TOY)  # every word seen twice: no rare words
+
+
+def test_plain_strings_are_never_tagged_letter_by_letter():
+    tagger = HMMTagger().fit(TOY)
+    baseline = MostFrequentTagger().fit(TOY)
+    for call in (tagger.tag, tagger.log_emissions, baseline.tag):
+        with pytest.raises(TypeError, match=r"list of words.*\.split\(\)"):
+            call("the dog barks")
+        with pytest.raises(TypeError, match=r"words\[1\] is int"):
+            call(["the", 3])
+    with pytest.raises(ValueError, match="sentences must be a list of sentences, got the string"):
+        tagger.predict("the dog barks .")
+    with pytest.raises(ValueError, match=r"sentence 0 must be a list of words.*split\(\)"):
+        tagger.predict(["the dog barks ."])
+    with pytest.raises(ValueError, match="sentence 0: item 1 .*not a mix"):
+        tagger.predict([[("the", "DT"), "dog"]])
+    with pytest.raises(TypeError, match="word must be a str"):
+        tagger.is_known(3)
+    with pytest.raises(RuntimeError, match="call fit"):
+        MostFrequentTagger().tag(["the"])
+    # lists of words and (word, ...) tuples are both fine in predict; tuples of words in tag
+    words = "the cat barks .".split()
+    expected = ["DT", "NN", "VBZ", "."]
+    assert tagger.predict([words, [(w, "?") for w in words]]) == [expected, expected]
+    assert tagger.tag(tuple(words)) == expected and baseline.tag(tuple(words)) == expected
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        [["the", "dog", "barks"]],  # untagged sentence
+        ["the dog barks"],  # sentence as one string
+        "the dog barks",  # corpus as one string
+        TOY[0],  # a single tagged sentence, not wrapped in a list
+        [[("the", "DT"), "dog"]],  # a mix
+        [[("the",)]],  # item without a tag
+    ],
+)
+def test_fit_refuses_untagged_sentences(bad):
+    for tagger in (HMMTagger(), MostFrequentTagger()):
+        with pytest.raises(ValueError, match=r"not a list of \(word, tag, ...\) tuples|list of sentences"):
+            tagger.fit(bad)
+
+
+def test_fit_refuses_non_string_words_and_tags():
+    with pytest.raises(TypeError, match="the tag of item 1 of sentence 0 is int"):
+        HMMTagger().fit([[("the", "DT"), ("dog", 1)]])
+    with pytest.raises(TypeError, match="the word of item 0 of sentence 0 is NoneType"):
+        MostFrequentTagger().fit([[(None, "DT")]])
+    with pytest.raises(TypeError, match="sentences must be a list of sentences"):
+        HMMTagger().fit(None)
+
+
+def test_suffix_model_refuses_bad_counts():
+    with pytest.raises(ValueError, match=r"tag counts of 'dog' must be finite and >= 0"):
+        SuffixModel(2).fit({"dog": [1.0, -1.0]})
+    with pytest.raises(ValueError, match=r"tag counts of 'dog' must be finite and >= 0"):
+        SuffixModel(2).fit({"dog": [np.nan, 1.0]})
+    with pytest.raises(ValueError, match=r"tag counts of 'dog' must be finite and >= 0"):
+        SuffixModel(2).fit({"dog": [np.inf, 1.0]})
+    with pytest.raises(ValueError, match=r"tag counts of 'cat' are all zero"):
+        SuffixModel(2).fit({"dog": [1, 0], "cat": [0, 0]})
+    with pytest.raises(ValueError, match="lexicon is empty"):
+        SuffixModel(2).fit({})
+    with pytest.raises(TypeError, match="lexicon must be a mapping"):
+        SuffixModel(2).fit([("dog", [1, 0])])
+    with pytest.raises(TypeError, match="lexicon keys must be words"):
+        SuffixModel(2).fit({3: [1, 0]})
+    with pytest.raises(ValueError, match="empty word"):
+        SuffixModel(2).fit({"": [1, 0]})
+    with pytest.raises(TypeError, match="tag counts of 'dog' must be numbers"):
+        SuffixModel(2).fit({"dog": ["1", "0"]})
+    with pytest.raises(ValueError, match="n_tags must be an int >= 1"):
+        SuffixModel(0)
+    with pytest.raises(RuntimeError, match=r"call fit\(lexicon\)"):
+        SuffixModel(2).predict("dog")
+    model = SuffixModel(2, max_suffix=1).fit({"dog": np.array([1, 0]), "cat": np.array([2, 3])})
+    with pytest.raises(TypeError, match="word must be a str"):
+        model.predict(None)
+    p = model.predict("fog")  # "g" seen once, with tag 0: between the prior (3/6, 3/6) and (1, 0)
+    assert p.sum() == pytest.approx(1.0) and p[0] > 0.5 and np.all(np.isfinite(p))
+
+
+@pytest.mark.parametrize(
+    "counts,error,match",
+    [
+        ([np.array([2.0, -1.0]), np.ones((2, 2))], ValueError, r"counts\[0\] has a negative entry -1"),
+        (
+            [np.ones(2), np.array([[1.0, np.nan], [1.0, 1.0]])],
+            ValueError,
+            r"counts\[1\] has a NaN or infinite",
+        ),
+        ([np.ones(2), np.full((2, 2), np.inf)], ValueError, r"counts\[1\] has a NaN or infinite"),
+        ([np.ones(2), np.full((2, 2), 0.5)], ValueError, r"counts\[1\] has a non-integer entry 0.5"),
+        ([np.zeros(2), np.ones((2, 2))], ValueError, r"counts\[0\] \(1-gram counts\) are all zero"),
+        ([np.ones(2), np.zeros((2, 2))], ValueError, r"counts\[1\] \(2-gram counts\) are all zero"),
+        ([np.ones(2), np.ones((3, 3))], ValueError, r"counts\[1\] must have shape \[2, 2\]"),
+        ([], ValueError, "counts is empty"),
+        ([np.zeros(0)], ValueError, r"counts\[0\] must have shape"),
+        ([np.array(["1", "2"])], TypeError, r"counts\[0\] must be an array of numbers"),
+        (None, TypeError, "counts must be a list of count arrays"),
+    ],
+    ids=[
+        "negative",
+        "nan",
+        "inf",
+        "fractional",
+        "zero-unigrams",
+        "zero-bigrams",
+        "shape",
+        "empty",
+        "no-tags",
+        "strings",
+        "none",
+    ],
+)
+def test_deleted_interpolation_refuses_bad_counts(counts, error, match):
+    with pytest.raises(error, match=match):
+        deleted_interpolation(counts)
+
+
+def test_deleted_interpolation_accepts_integer_counts():
+    c2 = np.array([[3, 1], [2, 0]])  # ints, and lists, work like floats
+    np.testing.assert_allclose(deleted_interpolation([c2.sum(axis=0).tolist(), c2]), [4 / 6, 2 / 6])
+
+
+def test_second_order_viterbi_refuses_nan_and_inf():
+    log_trans = random_trigram_model(2, 0)
+    with pytest.raises(ValueError, match=r"log_emit contains NaN at index \(1, 0\)"):
+        second_order_viterbi(log_trans, np.array([[0.0, 0.0], [np.nan, 0.0]]))
+    with pytest.raises(ValueError, match=r"log_emit contains \+inf"):
+        second_order_viterbi(log_trans, np.array([[0.0, np.inf]]))
+    bad = log_trans.copy()
+    bad[2, 2, 0] = np.nan
+    with pytest.raises(ValueError, match=r"log_trans contains NaN at index \(2, 2, 0\)"):
+        second_order_viterbi(bad, np.zeros((2, 2)))
+    with pytest.raises(ValueError, match=r"log_emit must have shape \[T, N\]"):
+        second_order_viterbi(log_trans, np.zeros((0, 2)))
