@@ -7,6 +7,7 @@ An HMM is the five-tuple ``(S, V, π, A, B)``: states ``S = {s_1..s_N}``, output
 
 * evaluation — :meth:`HMM.forward`, :meth:`HMM.backward`, :meth:`HMM.log_likelihood`;
 * decoding — :meth:`HMM.viterbi` (best state path), :meth:`HMM.posteriors` (per-step marginals);
+* a whole corpus at once — :meth:`HMM.batch_log_likelihood`, :meth:`HMM.batch_viterbi`;
 * learning — :meth:`HMM.baum_welch` (EM from observations only) and :meth:`HMM.fit_counts`
   (supervised maximum likelihood from tagged sequences).
 
@@ -402,6 +403,141 @@ class HMM:
     def viterbi(self, obs: Any) -> tuple[np.ndarray, float]:
         """Most probable state path [T] and its joint log probability ``log P(path, obs)``."""
         return viterbi_log(self.log_pi, self.log_A, self.log_emissions(obs))
+
+    # ------------------------------------------------------------------ many sequences at once
+    def _check_corpus(self, sequences: Any) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+        """Checked sequences, their lengths, the order longest first, and the padded ids [S, T_max] in that order."""
+        if isinstance(sequences, np.ndarray) and sequences.ndim == 1:
+            raise ValueError(
+                "sequences must be a list of 1-D symbol-id sequences, got one 1-D array; "
+                "for a single sequence use log_likelihood(obs) / viterbi(obs), or pass [obs]."
+            )
+        if isinstance(sequences, (str, bytes)) or not isinstance(sequences, Iterable):
+            raise TypeError(
+                f"sequences must be a list of 1-D symbol-id sequences, got {type(sequences).__name__}."
+            )
+        seqs = []
+        for k, obs in enumerate(sequences):
+            arr = np.asarray(obs)
+            if arr.ndim == 0:
+                raise ValueError(
+                    f"sequences[{k}] is a single number, not a sequence; pass a list of sequences, e.g. [obs]."
+                )
+            if arr.ndim != 1 or arr.shape[0] == 0 or not np.issubdtype(arr.dtype, np.integer):
+                try:  # the single-sequence check words the error
+                    self._check_obs(arr)
+                except (TypeError, ValueError) as err:
+                    raise type(err)(f"sequences[{k}]: {err}") from err
+            seqs.append(arr.astype(np.int64, copy=False))
+        if not seqs:
+            raise ValueError("sequences is empty; give at least one observation sequence.")
+        lengths = np.array([len(o) for o in seqs], dtype=np.int64)
+        flat = np.concatenate(seqs)
+        if (
+            flat.min() < 0 or flat.max() >= self.n_symbols
+        ):  # one pass over the corpus; name the first bad sequence
+            k = int(
+                np.searchsorted(
+                    np.cumsum(lengths), np.flatnonzero((flat < 0) | (flat >= self.n_symbols))[0], "right"
+                )
+            )
+            try:
+                self._check_obs(seqs[k])
+            except ValueError as err:
+                raise ValueError(f"sequences[{k}]: {err}") from err
+        order = np.argsort(-lengths, kind="stable")  # longest first: at step t the first n_t rows are active
+        sorted_lengths = lengths[order]
+        padded = np.zeros((len(seqs), int(lengths.max())), dtype=np.int64)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        # row r holds sequence order[r]: positions t < its length come from flat[starts[order[r]] + t]
+        in_seq = np.arange(padded.shape[1]) < sorted_lengths[:, None]  # [S, T_max]
+        padded[in_seq] = flat[(starts[order][:, None] + np.arange(padded.shape[1]))[in_seq]]
+        return seqs, lengths, order, padded
+
+    def batch_log_likelihood(self, sequences: Iterable[Any]) -> np.ndarray:
+        """``log P(obs | model)`` of every sequence [S], all sequences advanced together (a corpus at once).
+
+        The same numbers as :meth:`log_likelihood` per sequence, computed by the scaled forward algorithm:
+        ``alpha_t = (alpha_{t-1} A) * B[:, o_t]`` for a whole batch by one matrix product per step,
+        rescaled to sum to 1 each step, ``log P = sum_t log c_t`` (c_t: the scale). Sequences are sorted
+        longest first, so step t touches only the sequences still running. A sequence whose scale
+        reaches 0 is recomputed in log space (it is impossible, or its mass went below float range).
+        """
+        seqs, lengths, order, padded = self._check_corpus(sequences)
+        emit_T = np.ascontiguousarray(self.B.T)  # [M, N]: the emission column of each symbol
+        alpha = self.pi * emit_T[padded[:, 0]]  # [S, N]
+        scale = alpha.sum(axis=1)  # [S]
+        log_scale = np.zeros(len(seqs))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_scale += np.log(scale)
+            alpha /= scale[:, None]
+            for t in range(1, padded.shape[1]):
+                n = int(np.count_nonzero(lengths[order] > t))  # active rows: a prefix (longest first)
+                step = (alpha[:n] @ self.A) * emit_T[padded[:n, t]]  # [n, N]
+                scale = step.sum(axis=1)
+                log_scale[:n] += np.log(scale)
+                alpha[:n] = step / scale[:, None]
+        out = np.empty(len(seqs))
+        out[order] = log_scale
+        for k in np.flatnonzero(~np.isfinite(out)):  # a zero scale: decide exactly, in log space
+            out[k] = self.log_likelihood(seqs[k])
+        return out
+
+    def batch_viterbi(self, sequences: Iterable[Any]) -> list[tuple[np.ndarray, float]]:
+        """:meth:`viterbi` for every sequence, all advanced together: ``[(path [T_k], log P(path, obs_k)), ...]``.
+
+        Same recursion, float64 arithmetic and tie-breaking (lowest state id) as :func:`viterbi_log`,
+        vectorised over the sequences still running at each step (sorted longest first); the max over
+        the previous state runs in PyTorch, which returns the maximum and its position in one pass, and
+        only for the (sequence, state) pairs whose emission has nonzero probability (a tagger's words
+        allow few tags). The results equal those of :meth:`viterbi` called on each sequence; a sequence
+        of probability 0 is decoded by :meth:`viterbi` itself.
+        """
+        import torch  # the max-with-argmax kernel; imported here so the module stays NumPy-only otherwise
+
+        seqs, lengths, order, padded = self._check_corpus(sequences)
+        S, T_max = padded.shape
+        sorted_lengths = lengths[order]
+        active = [int(np.count_nonzero(sorted_lengths > t)) for t in range(T_max)]  # rows running at step t
+        log_emit_T = torch.from_numpy(np.ascontiguousarray(self.log_B.T))  # [M, N]
+        log_A_T = torch.from_numpy(np.ascontiguousarray(self.log_A.T))  # [N_to, N_from]
+        ids = torch.from_numpy(padded)
+        delta = torch.from_numpy(self.log_pi) + log_emit_T[ids[:, 0]]  # [S, N]
+        psi: list[torch.Tensor] = [torch.empty(0)]  # psi[t]: back-pointers [n_t, N] of the rows active at t
+        for t in range(1, T_max):
+            n = active[t]
+            emit = log_emit_T[ids[:n, t]]  # [n, N]
+            # only the (row, state) pairs whose emission is possible (a tagger's words allow few tags);
+            # every other state is -inf at this step, whatever came before
+            r, j = torch.isfinite(emit).nonzero(as_tuple=True)  # [P], [P]
+            scores = delta[r] + log_A_T[j]  # [P, N_from]: come from i, go to j
+            values, arg = scores.max(dim=1)  # the first maximal i: ties -> lowest state id
+            step = torch.full_like(emit, -torch.inf)
+            step[r, j] = values + emit[r, j]
+            best = torch.zeros((n, self.n_states), dtype=torch.int64)
+            best[r, j] = arg
+            delta[:n] = step
+            psi.append(best)
+        # read every path backwards, all rows at once: a row joins when t reaches its last step
+        last = delta.argmax(dim=1)  # [S]
+        paths = torch.zeros((S, T_max), dtype=torch.int64)
+        rows = torch.arange(S)
+        ends = torch.from_numpy(sorted_lengths - 1)
+        for t in range(T_max - 1, -1, -1):
+            n = active[t]
+            starting = ends[:n] == t
+            paths[:n, t] = torch.where(starting, last[:n], paths[:n, t])
+            if t > 0:
+                paths[: active[t], t - 1] = psi[t][rows[:n], paths[:n, t]]
+        logps = delta[rows, last].numpy()
+        paths_np = paths.numpy()
+        results: list[tuple[np.ndarray, float]] = [None] * S  # type: ignore[list-item]
+        for row, k in enumerate(order):
+            if np.isfinite(logps[row]):
+                results[k] = (paths_np[row, : sorted_lengths[row]].copy(), float(logps[row]))
+            else:  # probability 0: the skipped states decide its (arbitrary) path, so take viterbi()'s
+                results[k] = self.viterbi(seqs[k])
+        return results
 
     def posteriors(self, obs: Any) -> np.ndarray:
         """``gamma[t, i] = P(X_t = i | obs)`` [T, N] from forward-backward; each row sums to 1."""

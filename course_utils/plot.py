@@ -6,6 +6,7 @@ itself) and returns what it drew on, so a notebook can add to it::
     cu.plot.plot_history(history)                       # loss curves etc., one panel per metric family
     cu.plot.plot_confusion_matrix(cm, classes)          # rows = true, columns = predicted
     cu.plot.plot_matrix(attn, src_tokens, tgt_tokens)   # e.g. attention weights
+    cu.plot.plot_trellis(delta, states, days, path=best)  # an HMM's trellis (forward or Viterbi)
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from matplotlib.ticker import MaxNLocator
 
 ArrayLike = np.ndarray | torch.Tensor | Sequence[Sequence[float]]
 
-__all__ = ["plot_confusion_matrix", "plot_history", "plot_matrix"]
+__all__ = ["plot_confusion_matrix", "plot_history", "plot_matrix", "plot_trellis"]
 
 _PREFIXES = ("train_", "val_")
 _NOT_PLOTTED = ("epoch",)
@@ -229,3 +230,69 @@ def plot_confusion_matrix(
         vmax=1.0 if normalize else None,
         fmt=".2f" if normalize else ".0f",
     )
+
+
+def plot_trellis(
+    values: ArrayLike,
+    state_labels: Sequence[Any] | None,
+    step_labels: Sequence[Any] | None,
+    *,
+    path: Sequence[int] | None = None,
+    back_pointers: ArrayLike | None = None,
+    ax: Axes | None = None,
+    title: str | None = None,
+    fmt: str = ".3g",
+) -> Axes:
+    """The trellis of an HMM: one node per (time step, state), written with ``values`` [T, N].
+
+    Grey lines join every state at step t to every state at t + 1 (the paths the forward algorithm sums
+    over). ``back_pointers`` [T, N] (Viterbi's psi: psi[t, j] = the best predecessor of state j at step t;
+    row 0 is ignored) draws the one edge kept into each node; ``path`` (T state ids) is drawn in red.
+    Time runs left to right, states top to bottom. Returns the Axes.
+    """
+    arr = _to_2d(values, "values")
+    T, N = arr.shape
+    states = _labels(state_labels, N, "states (columns of values)")
+    steps = _labels(step_labels, T, "time steps (rows of values)")
+
+    def _state_ids(ids: Any, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        out = np.asarray(ids.detach().cpu() if isinstance(ids, torch.Tensor) else ids)
+        if out.shape != shape or not (np.issubdtype(out.dtype, np.integer) or out.size == 0):
+            raise ValueError(
+                f"{name} must be integer state ids of shape {shape}, got {out.dtype} {out.shape}"
+            )
+        if out.size and (out.min() < 0 or out.max() >= N):
+            raise ValueError(f"{name} holds state ids outside 0..{N - 1}: {out.min()}..{out.max()}")
+        return out
+
+    psi = None if back_pointers is None else _state_ids(back_pointers, "back_pointers", (T, N))
+    best = None if path is None else _state_ids(path, "path", (T,))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(min(14.0, 1.5 * T + 1.5), 0.9 * N + 1.2))
+    for t in range(T - 1):
+        for i in range(N):
+            for j in range(N):
+                ax.plot([t, t + 1], [i, j], color="0.85", lw=0.8, zorder=1)
+    if psi is not None:
+        for t in range(1, T):
+            for j in range(N):
+                ax.plot([t - 1, t], [psi[t, j], j], color="C0", lw=1.6, zorder=2)
+    if best is not None:
+        ax.plot(np.arange(T), best, color="C3", lw=3, zorder=3, label="best path")
+    for t in range(T):
+        for i in range(N):
+            on_path = best is not None and best[t] == i
+            ax.text(t, i, format(arr[t, i], fmt), ha="center", va="center", fontsize=8, zorder=4,
+                    bbox=dict(boxstyle="round", fc="mistyrose" if on_path else "white",
+                              ec="C3" if on_path else "0.5"))  # fmt: skip
+    ax.set_xticks(np.arange(T), labels=steps)
+    ax.set_yticks(np.arange(N), labels=states)
+    ax.set_xlim(-0.5, T - 0.5)
+    ax.set_ylim(N - 0.5, -0.5)  # first state on top
+    ax.set_xlabel("time step")
+    ax.set_ylabel("state")
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    if title is not None:
+        ax.set_title(title)
+    return ax

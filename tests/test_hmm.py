@@ -610,3 +610,90 @@ def test_more_bad_arguments_are_rejected(weather):
     model, history = weather.baum_welch([[0, 1, 2]], n_iter=np.int64(2), tol=-np.inf)
     assert len(history) == 3
     assert weather.sample(4, rng=np.random.SeedSequence(1))[0].shape == (4,)
+
+
+# ------------------------------------------------------------------ a corpus at once
+
+
+def sparse_model(seed: int, n: int = 5, m: int = 6) -> HMM:
+    """A random model with zero transitions and emissions, so that some sequences are impossible."""
+    rng = np.random.default_rng(seed)
+    A = rng.random((n, n)) * (rng.random((n, n)) > 0.4)
+    A[np.arange(n), np.arange(n)] += 0.1  # every row keeps some mass
+    B = rng.random((n, m)) * (rng.random((n, m)) > 0.4)
+    B[:, 0] += 0.1
+    B[:, m - 1] = 0.0
+    B[0, m - 1] = 0.5  # only state 0 emits the last symbol, and state 0 never follows itself:
+    A[0, 0], A[0, 1] = 0.0, A[0, 1] + 0.1  # two last symbols in a row are impossible
+    pi = rng.random(n)
+    return HMM(pi / pi.sum(), A / A.sum(1, keepdims=True), B / B.sum(1, keepdims=True))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_batch_methods_equal_one_sequence_at_a_time(seed: int) -> None:
+    model = sparse_model(seed) if seed % 2 else HMM.random(4, 7, seed=seed)
+    rng = np.random.default_rng(seed)
+    seqs = [rng.integers(0, model.n_symbols, size=T) for T in rng.integers(1, 40, size=25)]
+    last = model.n_symbols - 1
+    seqs += [np.array([0]), rng.integers(0, model.n_symbols, size=300)]  # length 1, and a long one
+    seqs += [np.array([last, last]), np.array([1, 2, last, last, 0])]  # impossible under sparse_model
+    lls = model.batch_log_likelihood(seqs)
+    expected = np.array([model.log_likelihood(o) for o in seqs])
+    assert lls.shape == (len(seqs),)
+    np.testing.assert_array_equal(np.isfinite(lls), np.isfinite(expected))
+    np.testing.assert_allclose(lls[np.isfinite(lls)], expected[np.isfinite(expected)], rtol=1e-12, atol=1e-9)
+    if seed % 2:
+        assert not np.isfinite(expected).all(), "the sparse model should make some sequences impossible"
+    for (path, logp), obs in zip(model.batch_viterbi(seqs), seqs, strict=True):
+        ref_path, ref_logp = model.viterbi(obs)
+        np.testing.assert_array_equal(path, ref_path)
+        assert logp == ref_logp or (np.isneginf(logp) and np.isneginf(ref_logp))
+
+
+def test_batch_log_likelihood_of_long_sequences_does_not_underflow(weather: HMM) -> None:
+    _, long_obs = weather.sample(5000, rng=0)
+    ll = weather.batch_log_likelihood([long_obs, long_obs[:10]])
+    np.testing.assert_allclose(ll, [weather.log_likelihood(long_obs), weather.log_likelihood(long_obs[:10])])
+    assert np.isfinite(ll).all() and ll[0] < -4000
+
+
+def test_batch_methods_agree_with_hmmlearn() -> None:
+    model = HMM.random(6, 9, seed=3)
+    rng = np.random.default_rng(0)
+    seqs = [rng.integers(0, 9, size=T) for T in rng.integers(1, 30, size=40)]
+    ref = to_hmmlearn(model)
+    X, lengths = np.concatenate(seqs)[:, None], [len(o) for o in seqs]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        np.testing.assert_allclose(model.batch_log_likelihood(seqs).sum(), ref.score(X, lengths), rtol=1e-12)
+        _, ref_paths = ref.decode(X, lengths, algorithm="viterbi")
+    np.testing.assert_array_equal(np.concatenate([p for p, _ in model.batch_viterbi(seqs)]), ref_paths)
+
+
+def test_batch_methods_bad_input(weather: HMM) -> None:
+    for method in (weather.batch_log_likelihood, weather.batch_viterbi):
+        with pytest.raises(ValueError, match="sequences is empty"):
+            method([])
+        with pytest.raises(ValueError, match="one 1-D array"):
+            method(np.array([0, 1, 2]))
+        with pytest.raises(ValueError, match=r"sequences\[1\] is a single number"):
+            method([[0, 1], 2])
+        with pytest.raises(ValueError, match=r"sequences\[1\]: observation 7 at position 1 is out of range"):
+            method([[0, 1], [0, 7]])
+        with pytest.raises(TypeError, match=r"sequences\[0\]: obs must contain integer"):
+            method([[0.5, 1.0]])
+        with pytest.raises(ValueError, match=r"sequences\[0\]: obs must be a non-empty"):
+            method([[]])
+        with pytest.raises(TypeError, match="list of 1-D symbol-id sequences"):
+            method("clear cloudy")
+        with pytest.raises(TypeError, match="list of 1-D symbol-id sequences"):
+            method(5)
+
+
+def test_batch_viterbi_breaks_ties_like_viterbi() -> None:
+    tied = HMM(np.full(3, 1 / 3), np.full((3, 3), 1 / 3), [[0.5, 0.5], [0.5, 0.5], [1.0, 0.0]])
+    seqs = [np.array([0, 1, 0]), np.array([1]), np.array([0, 0, 0, 0, 1])]
+    for (path, logp), obs in zip(tied.batch_viterbi(seqs), seqs, strict=True):
+        ref_path, ref_logp = tied.viterbi(obs)
+        np.testing.assert_array_equal(path, ref_path)
+        assert logp == ref_logp

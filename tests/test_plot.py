@@ -6,7 +6,7 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from course_utils.plot import plot_confusion_matrix, plot_history, plot_matrix
+from course_utils.plot import plot_confusion_matrix, plot_history, plot_matrix, plot_trellis
 from course_utils.train import History
 
 matplotlib.use("Agg")  # no windows, whatever $MPLBACKEND says
@@ -151,3 +151,38 @@ def test_plot_confusion_matrix_errors():
         plot_confusion_matrix(np.ones((2, 3)), ["a", "b"])
     with pytest.raises(ValueError, match="negative"):
         plot_confusion_matrix(np.array([[1, -1], [0, 1]]), ["a", "b"])
+
+
+# -------------------------------------------------------------------------------------- plot_trellis
+
+
+def test_plot_trellis_nodes_edges_and_path():
+    values = np.array([[0.36, 0.04], [0.08, 0.05], [0.01, 0.03]])  # [T=3, N=2]
+    psi = np.array([[0, 0], [0, 0], [0, 1]])
+    ax = plot_trellis(
+        values, ["sunny", "rainy"], ["d1", "d2", "d3"], path=[0, 0, 1], back_pointers=psi, title="t"
+    )
+    texts = [t.get_text() for t in ax.texts]
+    assert texts == ["0.36", "0.04", "0.08", "0.05", "0.01", "0.03"]
+    assert tick_texts(ax.get_yticklabels()) == ["sunny", "rainy"]
+    assert tick_texts(ax.get_xticklabels()) == ["d1", "d2", "d3"]
+    # 2 steps x 4 grey edges, 2 steps x 2 back-pointer edges, 1 path line
+    assert len(ax.lines) == 8 + 4 + 1
+    np.testing.assert_array_equal(ax.lines[-1].get_ydata(), [0, 0, 1])
+    assert ax.get_title() == "t"
+
+
+def test_plot_trellis_errors():
+    values = np.zeros((3, 2))
+    with pytest.raises(ValueError, match="2-D"):
+        plot_trellis(np.zeros(3), None, None)
+    with pytest.raises(ValueError, match="labels"):
+        plot_trellis(values, ["a"], None)
+    with pytest.raises(ValueError, match="path must be integer state ids of shape"):
+        plot_trellis(values, None, None, path=[0, 1])
+    with pytest.raises(ValueError, match="path must be integer"):
+        plot_trellis(values, None, None, path=[0.0, 1.0, 0.0])
+    with pytest.raises(ValueError, match="outside 0..1"):
+        plot_trellis(values, None, None, path=[0, 2, 0])
+    with pytest.raises(ValueError, match="back_pointers must be integer state ids of shape"):
+        plot_trellis(values, None, None, back_pointers=np.zeros((2, 2), dtype=int))
