@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 import random
+import sys
+from collections.abc import Callable
 from typing import TypeVar
 
 import numpy as np
@@ -138,3 +140,33 @@ def setup(seed: int = 0) -> tuple[torch.device, str]:
     device, profile = get_device(), get_profile()
     print(f"profile: {profile} | device: {device.type} | seed: {seed} | torch {torch.__version__}")
     return device, profile
+
+
+def time_by_operator(fn: Callable[[], T], top: int = 6) -> tuple[T, list[tuple[str, float]]]:
+    """Run ``fn()`` once under the PyTorch profiler: ``(its result, [(operator, share of the time), ...])``.
+
+    The ``top`` operators by self CPU time, largest first, each with its share of the total (0 to 1).
+    The profiler's own log lines (written straight to the process's stderr) are dropped.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    if not callable(fn):
+        raise TypeError(f"fn must be a function of no arguments, got {type(fn).__name__}")
+    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+        raise ValueError(f"top must be an int >= 1, got {top!r}")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            with profile(activities=[ProfilerActivity.CPU]) as prof:
+                result = fn()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    events = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in events)
+    if total <= 0:
+        raise RuntimeError("the profiler recorded no operator time: did fn run any PyTorch operations?")
+    ranked = sorted(events, key=lambda e: -e.self_cpu_time_total)[:top]
+    return result, [(e.key, e.self_cpu_time_total / total) for e in ranked]

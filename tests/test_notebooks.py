@@ -34,6 +34,11 @@ NETWORK_IN_CODE = re.compile(
     NETWORK.pattern.removesuffix("|pip install|git clone)") + ")"
 )  # error hints may say "pip install"
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
+# matplotlib's default font has no Chinese glyphs (they render as boxes): keep Chinese out of plot text
+PLOT_TEXT = re.compile(
+    r"(set_title|set_xlabel|set_ylabel|suptitle|title|xlabel|ylabel|legend|text|annotate|set_xticks|set_yticks"
+    r"|set_xticklabels|set_yticklabels)\(|label=|labels="
+)
 COLAB_BLOCK = re.compile(r'if "google\.colab" in sys\.modules:\n((?:[ \t]+.*\n?)+)')
 
 
@@ -184,9 +189,29 @@ def test_checked_cells_hold_no_timings(notebook: tuple[Path, nbformat.NotebookNo
             )
 
 
+def _chinese_plot_text(code: str) -> list[str]:
+    return [line for line in code.splitlines() if PLOT_TEXT.search(line) and CHINESE.search(line)]
+
+
+@pytest.mark.parametrize(
+    "path", [*NOTEBOOKS, *sorted((ROOT / "course_utils").glob("*.py"))], ids=lambda p: p.name
+)
+def test_no_chinese_in_plot_text(path: Path) -> None:
+    if path.suffix == ".ipynb":
+        code = "\n".join(c.source for c in _code_cells(nbformat.read(path, as_version=4)))
+    else:
+        code = path.read_text(encoding="utf-8")
+    assert not _chinese_plot_text(code), (
+        f"{path.name}: Chinese in plot text renders as boxes: {_chinese_plot_text(code)}"
+    )
+
+
 def test_the_hygiene_checks_can_fail(tmp_path: Path) -> None:
     """The patterns above do catch what they are meant to catch."""
     assert MACHINE_PATH.search("saved to /home/alice/model.pt")
+    assert _chinese_plot_text('ax.set_title("遗忘门 forget gate")') and not _chinese_plot_text(
+        'print("遗忘门")'
+    )
     assert MEMORY_ADDRESS.search("<Model object at 0x7f3a2b1c9d90>")
     assert NETWORK.search("urllib.request.urlretrieve(url, 'x.zip')")
     assert NETWORK_IN_CODE.search("torch.hub.load('x')") and not NETWORK_IN_CODE.search(

@@ -118,3 +118,34 @@ def test_bf16_speedup_is_measured() -> None:
     from course_utils import runtime
 
     assert runtime._bf16_speedup_on_cpu() > 0
+
+
+def test_time_by_operator_ranks_operators_and_hides_profiler_log(capfd: pytest.CaptureFixture[str]) -> None:
+    a = torch.randn(256, 256)
+
+    def work() -> torch.Tensor:
+        for _ in range(20):
+            a @ a
+        return a.sum()
+
+    result, shares = runtime.time_by_operator(work, top=3)
+    assert torch.equal(result, a.sum())
+    assert 1 <= len(shares) <= 3
+    assert [s for _, s in shares] == sorted((s for _, s in shares), reverse=True)
+    assert all(0 < s <= 1 for _, s in shares)
+    assert any("mm" in name for name, _ in shares)  # the matrix products dominate
+    out = capfd.readouterr()
+    assert "profiler_start" not in out.err and "USDT" not in out.err
+
+
+@pytest.mark.parametrize(
+    ("fn", "top", "error"), [(None, 3, TypeError), (lambda: 1, 0, ValueError), (lambda: 1, 2.0, ValueError)]
+)
+def test_time_by_operator_bad_input(fn: object, top: object, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        runtime.time_by_operator(fn, top=top)  # type: ignore[arg-type]
+
+
+def test_time_by_operator_without_torch_work() -> None:
+    with pytest.raises(RuntimeError, match="no operator time"):
+        runtime.time_by_operator(lambda: None)
