@@ -418,6 +418,11 @@ class HMM:
             )
         seqs = []
         for k, obs in enumerate(sequences):
+            if isinstance(obs, (str, bytes)):
+                raise TypeError(
+                    f"sequences[{k}] is a string ({obs[:20]!r}); turn each sequence into symbol ids first, "
+                    "e.g. hmm.encode(list_of_symbols)."
+                )
             arr = np.asarray(obs)
             if arr.ndim == 0:
                 raise ValueError(

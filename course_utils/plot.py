@@ -107,12 +107,17 @@ def plot_history(
 def _to_2d(matrix: ArrayLike, name: str = "matrix") -> np.ndarray:
     if isinstance(matrix, torch.Tensor):
         matrix = matrix.detach().float().cpu().numpy()
-    arr = np.asarray(matrix, dtype=float)
+    try:
+        arr = np.asarray(matrix, dtype=float)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be a 2-D array of numbers: {err}") from err
     if arr.ndim != 2:
         raise ValueError(
             f"{name} must be 2-D, got shape {arr.shape}; "
             "select one example / head first (e.g. attn[0] for attn: [B, T, T])."
         )
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape}); there is nothing to draw.")
     return arr
 
 
@@ -251,6 +256,8 @@ def plot_trellis(
     Time runs left to right, states top to bottom. Returns the Axes.
     """
     arr = _to_2d(values, "values")
+    if np.isnan(arr).any():
+        raise ValueError("values holds NaN; a trellis needs numbers (log-probabilities may be -inf).")
     T, N = arr.shape
     states = _labels(state_labels, N, "states (columns of values)")
     steps = _labels(step_labels, T, "time steps (rows of values)")

@@ -688,6 +688,8 @@ def test_batch_methods_bad_input(weather: HMM) -> None:
             method("clear cloudy")
         with pytest.raises(TypeError, match="list of 1-D symbol-id sequences"):
             method(5)
+        with pytest.raises(TypeError, match=r"sequences\[0\] is a string .*encode"):
+            method(["clear", "cloudy"])
 
 
 def test_batch_viterbi_breaks_ties_like_viterbi() -> None:

@@ -176,6 +176,14 @@ def test_plot_trellis_errors():
     values = np.zeros((3, 2))
     with pytest.raises(ValueError, match="2-D"):
         plot_trellis(np.zeros(3), None, None)
+    with pytest.raises(ValueError, match="empty"):
+        plot_trellis(np.zeros((0, 0)), [], [])
+    with pytest.raises(TypeError, match="2-D array of numbers"):
+        plot_trellis([["a", "b"], ["c", "d"]], None, None)
+    with pytest.raises(ValueError, match="NaN"):
+        plot_trellis(np.array([[np.nan, 0.0], [0.0, 0.0]]), None, None)
+    plot_trellis(np.array([[-np.inf, 0.0], [0.0, -1.0]]), None, None)  # log(0) is a value a trellis may show
+    plt.close("all")
     with pytest.raises(ValueError, match="labels"):
         plot_trellis(values, ["a"], None)
     with pytest.raises(ValueError, match="path must be integer state ids of shape"):
