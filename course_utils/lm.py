@@ -37,6 +37,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from course_utils.data import load_multi30k
+from course_utils.rnn import _check_dropout, _check_positive_ints
 from course_utils.text import UNK, BucketBatchSampler, Vocab, get_tokenizer, pad_batch
 
 __all__ = [
@@ -186,17 +187,6 @@ def _blocked_ids(never_predict: tuple[int, ...], vocab_size: int) -> Tensor:
     return blocked
 
 
-def _check_sizes(**values: object) -> None:
-    for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
-
-
-def _check_rate(dropout: object) -> None:
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be a float in [0, 1), got {dropout!r}")
-
-
 class FeedForwardLM(nn.Module):
     """Bengio et al. (2003): ``P(w_t | w_{t-n+1} .. w_{t-1}) = softmax(U tanh(H x + d) + b)``, x the
     concatenated embeddings of the ``context`` previous words (``<bos>`` fills in before the sentence, as
@@ -217,10 +207,10 @@ class FeedForwardLM(nn.Module):
         never_predict: tuple[int, ...] = (),
     ) -> None:
         super().__init__()
-        _check_sizes(vocab_size=vocab_size, context=context, emb_dim=emb_dim)
+        _check_positive_ints(vocab_size=vocab_size, context=context, emb_dim=emb_dim)
         if hidden_size is not None:
-            _check_sizes(hidden_size=hidden_size)
-        _check_rate(dropout)
+            _check_positive_ints(hidden_size=hidden_size)
+        _check_dropout(dropout)
         if isinstance(bos_idx, bool) or not isinstance(bos_idx, int) or not 0 <= bos_idx < vocab_size:
             raise ValueError(f"bos_idx must be a token id in [0, {vocab_size}), got {bos_idx!r}")
         self.vocab_size, self.bos_idx, self.context = vocab_size, bos_idx, context
@@ -292,8 +282,10 @@ class RNNLM(nn.Module):
         never_predict: tuple[int, ...] = (),
     ) -> None:
         super().__init__()
-        _check_sizes(vocab_size=vocab_size, emb_dim=emb_dim, hidden_size=hidden_size, num_layers=num_layers)
-        _check_rate(dropout)
+        _check_positive_ints(
+            vocab_size=vocab_size, emb_dim=emb_dim, hidden_size=hidden_size, num_layers=num_layers
+        )
+        _check_dropout(dropout)
         cells = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
         if not isinstance(cell, str) or cell.lower() not in cells:
             raise ValueError(f"unknown cell {cell!r}; use one of {sorted(cells)}")

@@ -52,19 +52,25 @@ def test_loader_shifts_targets_by_one(data: LMData) -> None:
         make_lm_loader(data, "dev", 8)
 
 
+def _brute_force_perplexity(lm: torch.nn.Module, data: LMData, split: str) -> tuple[float, int]:
+    """exp(mean NLL) sentence by sentence, and the number of predicted tokens."""
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for s in data.ids[split]:
+            logp = torch.log_softmax(lm(torch.tensor([[data.vocab.bos_idx, *s]])), dim=-1)[0]
+            target = [*s, data.vocab.eos_idx]
+            total += float(logp[torch.arange(len(target)), torch.tensor(target)].sum())
+            count += len(target)
+    return math.exp(-total / count), count
+
+
 def test_perplexity_equals_a_brute_force_computation() -> None:
     small = load_lm_data(max_train=200)
     torch.manual_seed(0)
     lm = TransformerLM(len(small.vocab), d_model=16, num_heads=2, num_layers=1, d_ff=32,
                        never_predict=small.never_predict).eval()  # fmt: skip
-    total, count = 0.0, 0
-    with torch.no_grad():
-        for s in small.ids["val"]:
-            logp = torch.log_softmax(lm(torch.tensor([[small.vocab.bos_idx, *s]])), dim=-1)[0]
-            target = [*s, small.vocab.eos_idx]
-            total += float(logp[torch.arange(len(target)), torch.tensor(target)].sum())
-            count += len(target)
-    assert lm_perplexity(lm, small, "val") == pytest.approx(math.exp(-total / count), rel=1e-4)
+    ppl, count = _brute_force_perplexity(lm, small, "val")
+    assert lm_perplexity(lm, small, "val") == pytest.approx(ppl, rel=1e-4)
     assert count == small.predicted_tokens("val")
     with pytest.raises(ValueError, match="never_predict"):
         lm_perplexity(TransformerLM(len(small.vocab), d_model=16, num_heads=2, num_layers=1), small, "val")
@@ -167,14 +173,9 @@ def test_neural_lms_serve_the_course_searches_and_perplexity() -> None:
         RNNLM(len(small.vocab), emb_dim=8, hidden_size=8, never_predict=small.never_predict),
     ):  # fmt: skip
         model.eval()
-        total, count = 0.0, 0
-        with torch.no_grad():
-            for s in small.ids["val"]:
-                logp = torch.log_softmax(model(torch.tensor([[small.vocab.bos_idx, *s]])), dim=-1)[0]
-                target = [*s, small.vocab.eos_idx]
-                total += float(logp[torch.arange(len(target)), torch.tensor(target)].sum())
-                count += len(target)
-        assert lm_perplexity(model, small, "val") == pytest.approx(math.exp(-total / count), rel=1e-4)
+        ppl, count = _brute_force_perplexity(model, small, "val")
+        assert lm_perplexity(model, small, "val") == pytest.approx(ppl, rel=1e-4)
+        assert count == small.predicted_tokens("val")
 
 
 def test_neural_lm_bad_input() -> None:
