@@ -15,7 +15,15 @@ provided its distribution covers the same tokens: give ``never_predict=data.neve
 * :class:`FeedForwardLM` - Bengio et al. (2003): the embeddings of the previous n - 1 words, a tanh hidden
   layer, a softmax (with ``hidden_size=None`` and one word of context: a neural bigram model);
 * :class:`RNNLM` - an embedding, stacked LSTM / GRU / RNN layers with dropout between them (Zaremba et al.,
-  2014) and an output layer that may share the embedding's weights (Press & Wolf, 2017).
+  2014) and an output layer that may share the embedding's weights (Press & Wolf, 2017);
+* :func:`train_lm` - the course's recipe (AdamW, one-cycle, clipping) around :func:`course_utils.train.fit`;
+  :data:`FFNN_LM` and :data:`LSTM_LM` - notebook 07's sizes and epochs;
+* :func:`make_stream_batches` and :class:`CarryState` - truncated back-propagation through time over the
+  sentences laid end to end; :func:`stream_perplexity` scores such running text;
+* :func:`lm_token_logprobs`, :func:`perplexity_of`, :func:`interpolate_logprobs`, :func:`tune_interpolation` -
+  per-token scores in the order of :meth:`course_utils.ngram.NgramLM.token_logprobs`, and mixtures with
+  n-gram models;
+* :func:`load_char_lm_data` - the same sentences as characters, for a character-level model.
 
 Both models map ``tokens (B, T) -> logits (B, T, V)``, where position t predicts token t + 1 from tokens
 0..t, with -inf for the ids in ``never_predict``, and implement the decoding interface of
@@ -28,7 +36,9 @@ L layers.
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -39,18 +49,36 @@ from torch.utils.data import DataLoader
 from course_utils.data import load_multi30k
 from course_utils.rnn import _check_dropout, _check_positive_ints
 from course_utils.text import UNK, BucketBatchSampler, Vocab, get_tokenizer, pad_batch
+from course_utils.train import History, fit
 
 __all__ = [
+    "FFNN_LM",
+    "LSTM_LM",
     "FeedForwardLM",
     "LMData",
     "RNNLM",
     "RNNLMState",
     "lm_perplexity",
+    "CarryState",
+    "interpolate_logprobs",
+    "lm_token_logprobs",
+    "load_char_lm_data",
     "load_lm_data",
     "make_lm_loader",
+    "make_stream_batches",
+    "perplexity_of",
+    "stream_perplexity",
+    "train_lm",
+    "tune_interpolation",
 ]
 
 SPLITS = ("train", "val", "test")
+
+#: Notebook 07's feed-forward model (Bengio et al., 2003) and its training recipe, the one
+#: benchmarks/language_models.py trains too: ``FeedForwardLM(**sizes)`` and ``train_lm(epochs, batch_size)``.
+FFNN_LM = dict(context=4, emb_dim=128, hidden_size=256, dropout=0.3, epochs=1, batch_size=64)
+#: Notebook 07's LSTM language model (section 6) and its training recipe, likewise.
+LSTM_LM = dict(emb_dim=400, hidden_size=400, num_layers=2, dropout=0.4, epochs=3, batch_size=64)
 
 
 @dataclass
@@ -78,6 +106,17 @@ def _check_split(split: str) -> None:
         raise ValueError(f"unknown split {split!r}; use one of {SPLITS}")
 
 
+@functools.lru_cache(maxsize=8)
+def _tokenized_tuple(split: str, limit: int | None) -> tuple[tuple[str, ...], ...]:
+    tokenize = get_tokenizer("spacy_en", lower=True)
+    return tuple(tuple(tokenize(en)) for _, en in load_multi30k(split)[:limit])
+
+
+def _tokenized(split: str, limit: int | None = None) -> list[list[str]]:
+    """The first ``limit`` sentences of ``split`` (all if None), tokenised once per process and cached."""
+    return [list(s) for s in _tokenized_tuple(split, limit)]
+
+
 def load_lm_data(*, min_freq: int = 2, max_train: int | None = None) -> LMData:
     """Multi30k English, tokenised and lower-cased as in notebook 02; vocabulary of the training split.
     ``max_train`` keeps only the first training sentences (quick runs; the vocabulary then shrinks too)."""
@@ -87,11 +126,28 @@ def load_lm_data(*, min_freq: int = 2, max_train: int | None = None) -> LMData:
         isinstance(max_train, bool) or not isinstance(max_train, int) or max_train < 1
     ):
         raise ValueError(f"max_train must be None or an int >= 1, got {max_train!r}")
-    tokenize = get_tokenizer("spacy_en", lower=True)
-    corpus = {split: [tokenize(en) for _, en in load_multi30k(split)] for split in SPLITS}
-    corpus["train"] = corpus["train"][:max_train]
+    corpus = {split: _tokenized(split, max_train if split == "train" else None) for split in SPLITS}
     vocab = Vocab.build(corpus["train"], min_freq=min_freq)
     tokens = {split: [[w if w in vocab else UNK for w in s] for s in corpus[split]] for split in SPLITS}
+    ids = {split: [vocab.encode(s) for s in tokens[split]] for split in SPLITS}
+    return LMData(vocab, tokens, ids)
+
+
+def load_char_lm_data(*, max_train: int | None = None) -> LMData:
+    """The same sentences as :func:`load_lm_data`, as characters: each sentence is its lower-cased spaCy
+    tokens joined by single spaces, one token per character (``" "`` included). The vocabulary holds every
+    character of the training split (a character never seen there becomes ``<unk>``), so a character model
+    predicts the real words, rare ones included, where the word models predict ``<unk>``."""
+    if max_train is not None and (
+        isinstance(max_train, bool) or not isinstance(max_train, int) or max_train < 1
+    ):
+        raise ValueError(f"max_train must be None or an int >= 1, got {max_train!r}")
+    corpus = {
+        split: [list(" ".join(s)) for s in _tokenized(split, max_train if split == "train" else None)]
+        for split in SPLITS
+    }
+    vocab = Vocab.build(corpus["train"], min_freq=1)
+    tokens = {split: [[c if c in vocab else UNK for c in s] for s in corpus[split]] for split in SPLITS}
     ids = {split: [vocab.encode(s) for s in tokens[split]] for split in SPLITS}
     return LMData(vocab, tokens, ids)
 
@@ -187,6 +243,13 @@ def _blocked_ids(never_predict: tuple[int, ...], vocab_size: int) -> Tensor:
     return blocked
 
 
+def _masked_output(out: nn.Linear, x: Tensor, blocked: Tensor) -> Tensor:
+    """``out(x)`` with -inf for the ``blocked`` tokens, put in the bias: the same logits as masking them
+    afterwards, but the output layer's matrix product adds it for free instead of another pass (and its
+    backward) over the (..., V) logits, a third of a small model's training step."""
+    return F.linear(x, out.weight, out.bias.masked_fill(blocked, float("-inf")))
+
+
 class FeedForwardLM(nn.Module):
     """Bengio et al. (2003): ``P(w_t | w_{t-n+1} .. w_{t-1}) = softmax(U tanh(H x + d) + b)``, x the
     concatenated embeddings of the ``context`` previous words (``<bos>`` fills in before the sentence, as
@@ -230,8 +293,7 @@ class FeedForwardLM(nn.Module):
         x = self.embed(windows).flatten(-2)  # (..., context * E)
         if self.hidden is not None:
             x = torch.tanh(self.hidden(x))  # (..., H)
-        logits = self.out(self.dropout(x))  # (..., V)
-        return logits.masked_fill(self.blocked, float("-inf"))
+        return _masked_output(self.out, self.dropout(x), self.blocked)  # (..., V)
 
     def forward(self, tokens: Tensor) -> Tensor:
         _check_token_ids("tokens", tokens, self.vocab_size, type(self).__name__)
@@ -299,6 +361,15 @@ class RNNLM(nn.Module):
         self.out = nn.Linear(emb_dim if tie_weights else hidden_size, vocab_size)
         if tie_weights:
             self.out.weight = self.embed.weight  # one V x E matrix reads and writes words
+        # Tied, the embedding is also the output layer, so it starts as an output layer would, N(0, 1/E) instead of
+        # nn.Embedding's N(0, 1), whose logits would be huge; the input side multiplies by sqrt(E) to read the
+        # same N(0, 1) vectors as an untied model (the Transformer's scaling, Vaswani et al. 2017).
+        self.input_scale = math.sqrt(emb_dim) if tie_weights else 1.0
+        if tie_weights:
+            with torch.no_grad():
+                nn.init.normal_(self.embed.weight, 0.0, 1.0 / math.sqrt(emb_dim))
+                if pad_idx is not None:
+                    self.embed.weight[pad_idx].zero_()
         self.register_buffer("blocked", _blocked_ids(never_predict, vocab_size), persistent=False)
 
     def run(self, tokens: Tensor, state: RNNLMState | None = None) -> tuple[Tensor, RNNLMState]:
@@ -317,12 +388,12 @@ class RNNLM(nn.Module):
                 )
             h = state.h.transpose(0, 1).contiguous()  # (L, B, H)
             hidden = (h, state.c.transpose(0, 1).contiguous()) if self.cell == "lstm" else h
-        x = self.dropout(self.embed(tokens))  # (B, T, E)
+        x = self.dropout(self.embed(tokens) * self.input_scale)  # (B, T, E)
         out, hidden = self.rnn(x, hidden)  # (B, T, H)
         out = self.dropout(out)
         if self.proj is not None:
             out = self.proj(out)  # (B, T, E)
-        logits = self.out(out).masked_fill(self.blocked, float("-inf"))  # (B, T, V)
+        logits = _masked_output(self.out, out, self.blocked)  # (B, T, V)
         h, c = hidden if self.cell == "lstm" else (hidden, None)
         return logits, RNNLMState(h.transpose(0, 1), None if c is None else c.transpose(0, 1))
 
@@ -342,3 +413,231 @@ class RNNLM(nn.Module):
         _check_step_ids(tokens, state.h.shape[0], type(self).__name__)
         logits, state = self.run(tokens[:, None], state)
         return torch.log_softmax(logits[:, 0].float(), dim=-1), state
+
+
+# --------------------------------------------------------------------------- truncated BPTT over running text
+
+
+def make_stream_batches(
+    data: LMData, split: str, batch_size: int, bptt: int
+) -> list[tuple[tuple[Tensor], Tensor]]:
+    """The split as running text for truncated back-propagation through time (Zaremba et al., 2014).
+
+    The sentences are laid end to end in their order, as inputs ``<bos> w_1 .. w_n <bos> v_1 ..`` and
+    targets ``w_1 .. w_n <eos> v_1 ..`` (so the model reads ``<bos>`` where one sentence ends and the next
+    begins, and predicts exactly the tokens of :func:`make_lm_loader`). The stream is cut into
+    ``batch_size`` rows of equal length (the last row padded with ``<pad>``, whose targets no loss counts)
+    and each row into chunks of ``bptt`` steps: batch k holds chunk k of every row, so row b of batch k + 1
+    continues row b of batch k. Returns ``[((inputs (B, bptt),), targets (B, bptt)), ...]``, in order (never
+    shuffle them: :class:`CarryState` relies on it)."""
+    _check_split(split)
+    _check_positive_ints(batch_size=batch_size, bptt=bptt)
+    bos, eos, pad = data.vocab.bos_idx, data.vocab.eos_idx, data.vocab.pad_idx
+    inputs = torch.tensor([t for s in data.ids[split] for t in (bos, *s)])
+    targets = torch.tensor([t for s in data.ids[split] for t in (*s, eos)])
+    per_row = -(-len(inputs) // batch_size)  # ceil
+    steps = -(-per_row // bptt) * bptt
+    rows_in = F.pad(inputs, (0, batch_size * steps - len(inputs)), value=pad).view(batch_size, steps)
+    rows_out = F.pad(targets, (0, batch_size * steps - len(targets)), value=pad).view(batch_size, steps)
+    return [
+        ((rows_in[:, t : t + bptt],), rows_out[:, t : t + bptt])
+        for t in range(0, steps, bptt)
+        if (rows_out[:, t : t + bptt] != pad).any()
+    ]
+
+
+class CarryState(nn.Module):
+    """Truncated BPTT: wraps an :class:`RNNLM` so that in training mode each call continues from the state
+    the previous call ended in, with the gradient cut there (``detach``): the forward pass sees the whole
+    running text, the backward pass only the last chunk. Train it on the batches of
+    :func:`make_stream_batches` (in order), e.g. with :func:`train_lm`.
+
+    In eval mode every call starts from zeros, so validation scores sentences one by one like every other
+    model (:func:`stream_perplexity` scores the running text instead). The state also restarts when the
+    mode or the batch size changes, and on ``reset()``. The wrapped model is ``.lm``."""
+
+    def __init__(self, lm: RNNLM) -> None:
+        super().__init__()
+        if not isinstance(lm, RNNLM):
+            raise TypeError(f"CarryState wraps an RNNLM, got {type(lm).__name__}")
+        self.lm = lm
+        self.state: RNNLMState | None = None
+
+    def reset(self) -> None:
+        self.state = None
+
+    def train(self, mode: bool = True) -> CarryState:
+        self.reset()
+        return super().train(mode)
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        if not self.training:
+            return self.lm(tokens)  # (B, T, V), from zero state
+        if self.state is not None and self.state.h.shape[0] != tokens.shape[0]:
+            self.reset()
+        logits, state = self.lm.run(tokens, self.state)  # (B, T, V)
+        self.state = RNNLMState(state.h.detach(), None if state.c is None else state.c.detach())
+        return logits
+
+
+@torch.no_grad()
+def stream_perplexity(
+    lm: RNNLM, data: LMData, split: str = "test", *, batch_size: int = 10, bptt: int = 64,
+    autocast_dtype: torch.dtype | None = None,
+) -> float:  # fmt: skip
+    """Perplexity of ``split`` read as running text (:func:`make_stream_batches`): the state is carried
+    from each sentence into the next instead of starting every sentence from zeros. The same tokens are
+    predicted as by :func:`lm_perplexity`, so the two numbers compare directly."""
+    if not isinstance(lm, RNNLM):
+        raise TypeError(f"stream_perplexity needs an RNNLM, got {type(lm).__name__}")
+    device = lm.embed.weight.device
+    was_training = lm.training
+    lm.eval()
+    total, count, state = 0.0, 0, None
+    try:
+        for (inputs,), targets in make_stream_batches(data, split, batch_size, bptt):
+            inputs, targets = inputs.to(device), targets.to(device)
+            with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+                logits, state = lm.run(inputs, state)  # (B, bptt, V)
+            total += float(
+                F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), ignore_index=data.vocab.pad_idx,
+                                reduction="sum")
+            )  # fmt: skip
+            count += int((targets != data.vocab.pad_idx).sum())
+    finally:
+        lm.train(was_training)
+    return math.exp(total / count)
+
+
+# --------------------------------------------------------------------------- per-token scores, interpolation
+
+
+@torch.no_grad()
+def lm_token_logprobs(
+    model: nn.Module,
+    data: LMData,
+    split: str = "test",
+    *,
+    batch_size: int = 256,
+    autocast_dtype: torch.dtype | None = None,
+) -> Tensor:
+    """log P of every predicted token of ``split`` under ``model`` (natural log, float64), in the order of
+    :meth:`course_utils.ngram.NgramLM.token_logprobs`: sentence by sentence, each ``w_1 .. w_n <eos>``.
+    So the two can be compared token by token or interpolated (:func:`interpolate_logprobs`)."""
+    _check_split(split)
+    _check_positive_ints(batch_size=batch_size)
+    device = next(model.parameters()).device
+    collate = _Collate(data.vocab)
+    sentences = data.ids[split]
+    was_training = model.training
+    model.eval()
+    out = []
+    try:
+        for start in range(0, len(sentences), batch_size):
+            (inputs,), targets = collate(sentences[start : start + batch_size])
+            inputs, targets = inputs.to(device), targets.to(device)
+            with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+                logits = model(inputs)  # (B, T, V)
+            logp = torch.log_softmax(logits.double(), dim=-1).gather(-1, targets[..., None])[..., 0]  # (B, T)
+            out.append(logp[targets != data.vocab.pad_idx].cpu())  # row by row: sentence order
+    finally:
+        model.train(was_training)
+    logp = torch.cat(out)
+    if torch.isnan(logp).any():
+        raise FloatingPointError("the model produced NaN log-probabilities; check its weights")
+    return logp
+
+
+def perplexity_of(logprobs: Tensor | Sequence[float]) -> float:
+    """exp(-mean log P) of per-token natural-log probabilities (e.g. from :func:`lm_token_logprobs`)."""
+    logp = torch.as_tensor(logprobs, dtype=torch.float64)
+    if logp.dim() != 1 or logp.numel() == 0:
+        raise ValueError(
+            f"logprobs must be a non-empty 1-D sequence of log-probabilities, got shape {tuple(logp.shape)}"
+        )
+    if torch.isnan(logp).any() or (logp > 1e-9).any():
+        raise ValueError(
+            "logprobs must be natural-log probabilities (log-probabilities <= 0, not NaN): pass log P, not P"
+        )
+    return math.exp(-float(logp.mean()))
+
+
+def interpolate_logprobs(
+    logp_a: Tensor | Sequence[float], logp_b: Tensor | Sequence[float], weight: float
+) -> Tensor:
+    """log(weight * P_a + (1 - weight) * P_b) per token, computed in log space (``logaddexp``)."""
+    a = torch.as_tensor(logp_a, dtype=torch.float64)
+    b = torch.as_tensor(logp_b, dtype=torch.float64)
+    if a.shape != b.shape or a.dim() != 1:
+        raise ValueError(
+            f"interpolate_logprobs needs two 1-D sequences of the same tokens, got shapes {tuple(a.shape)} "
+            f"and {tuple(b.shape)}; score the same split with both models"
+        )
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 1:
+        raise ValueError(f"weight must be a number in [0, 1], got {weight!r}")
+    if weight == 0:
+        return b.clone()
+    if weight == 1:
+        return a.clone()
+    return torch.logaddexp(a + math.log(weight), b + math.log1p(-weight))
+
+
+def tune_interpolation(
+    val_a: Tensor | Sequence[float], val_b: Tensor | Sequence[float], weights: Sequence[float] | None = None
+) -> tuple[float, dict[float, float]]:
+    """The weight of model a (0 to 1, on a grid of 0.05 by default) with the lowest validation perplexity of
+    the mixture: ``(best weight, {weight: perplexity})``. Tune on validation, report on test."""
+    grid = [round(0.05 * i, 2) for i in range(21)] if weights is None else list(weights)
+    if not grid:
+        raise ValueError("weights must hold at least one candidate weight")
+    scores = {w: perplexity_of(interpolate_logprobs(val_a, val_b, w)) for w in grid}
+    return min(scores, key=scores.get), scores
+
+
+# --------------------------------------------------------------------------- one training recipe
+
+
+def train_lm(
+    model: nn.Module,
+    data: LMData,
+    *,
+    epochs: int,
+    batch_size: int = 64,
+    lr: float = 3e-3,
+    weight_decay: float = 0.01,
+    clip_grad_norm: float | None = 0.5,
+    train_batches: Sequence | None = None,
+    autocast_dtype: torch.dtype | None = None,
+    progress: bool = True,
+) -> History:
+    """Train a language model with the course's recipe and return :func:`course_utils.train.fit`'s History.
+
+    AdamW (``lr``, ``weight_decay``) with a one-cycle schedule (10 % warm-up, then cosine decay to ~0),
+    stepped every batch; gradients clipped to norm ``clip_grad_norm``; the cross-entropy of the predicted
+    tokens (``<pad>`` targets ignored); validation loss after each epoch (sentence by sentence); the
+    weights of the last epoch are kept. The optimizer is made here, so every call starts afresh.
+    ``train_batches`` replaces the sentence batches of :func:`make_lm_loader` (e.g.
+    :func:`make_stream_batches` for a :class:`CarryState` model)."""
+    from course_utils.seq2seq import SequenceCrossEntropy
+
+    _check_positive_ints(epochs=epochs, batch_size=batch_size)
+    for name, value in (("lr", lr), ("weight_decay", weight_decay)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    if lr == 0:
+        raise ValueError("lr must be > 0, e.g. 3e-3")
+    train = make_lm_loader(data, "train", batch_size) if train_batches is None else train_batches
+    if len(train) == 0:
+        raise ValueError("train_batches is empty: nothing to train on")
+    val = make_lm_loader(
+        data, "val", 256
+    )  # sentence by sentence (a CarryState carries no state in eval mode)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=lr, total_steps=epochs * len(train), pct_start=0.1
+    )
+    return fit(
+        model, optimizer, SequenceCrossEntropy(data.vocab.pad_idx), train, val, epochs=epochs,
+        clip_grad_norm=clip_grad_norm, scheduler=schedule, scheduler_interval="batch", restore_best=False,
+        autocast_dtype=autocast_dtype, progress=progress,
+    )  # fmt: skip

@@ -1,7 +1,9 @@
 """The course's results tables: one row per model, shared between notebooks.
 
 Notebooks 08, 09 and 10 add rows to one translation table (model, parameters, training minutes on
-the machine that ran the notebook, validation perplexity, test BLEU greedy and with beam search).
+the machine that ran the notebook, validation perplexity, test BLEU greedy and with beam search);
+notebooks 07 and 10 add rows to one table of language models scored on notebook 02's test set
+(model, parameters, training minutes, validation and test perplexity).
 Each table is a JSON file in ``notebooks/results/``, written by the notebook's full-profile run and
 committed with it, so a later notebook can show the rows of an earlier one without retraining it:
 
@@ -31,6 +33,7 @@ RESULTS_ENV = "COURSE_RESULTS_DIR"
 #: The columns every row of a table must have, in display order; rows may carry more (e.g. BLEU by length).
 TABLES: dict[str, tuple[str, ...]] = {
     "translation": ("model", "notebook", "params", "train_minutes", "val_ppl", "bleu_greedy", "bleu_beam"),
+    "language_models": ("model", "notebook", "params", "train_minutes", "val_ppl", "test_ppl"),
 }
 
 

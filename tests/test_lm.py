@@ -10,13 +10,24 @@ import torch
 from course_utils import ngram
 from course_utils.decoding import beam_search, greedy_decode
 from course_utils.lm import (
+    FFNN_LM,
+    LSTM_LM,
     RNNLM,
+    CarryState,
     FeedForwardLM,
     LMData,
     RNNLMState,
+    interpolate_logprobs,
     lm_perplexity,
+    lm_token_logprobs,
+    load_char_lm_data,
     load_lm_data,
     make_lm_loader,
+    make_stream_batches,
+    perplexity_of,
+    stream_perplexity,
+    train_lm,
+    tune_interpolation,
 )
 from course_utils.text import UNK
 from course_utils.transformer import TransformerLM
@@ -157,6 +168,20 @@ def test_tied_weights_share_one_matrix() -> None:
     assert projected.out.weight is projected.embed.weight and projected.proj is not None
 
 
+def test_tied_weights_start_like_an_output_layer() -> None:
+    """Tied, the embedding starts at the scale of an output layer (small first logits) and the input side is
+    scaled back up, so the recurrent layer reads vectors of the untied model's scale."""
+    torch.manual_seed(0)
+    tied = RNNLM(500, emb_dim=64, hidden_size=64, tie_weights=True, dropout=0.0, pad_idx=0).eval()
+    untied = RNNLM(500, emb_dim=64, hidden_size=64, tie_weights=False, dropout=0.0, pad_idx=0).eval()
+    tokens = torch.randint(1, 500, (8, 12))
+    with torch.no_grad():
+        assert tied(tokens).std() < 1.0  # N(0, 1) output weights would give logits of std ~ sqrt(64) * |h|
+        inputs = tied.embed(tokens) * tied.input_scale
+        assert 0.8 < inputs.std() < 1.2 and 0.8 < untied.embed(tokens).std() < 1.2
+    assert tied.embed.weight[0].abs().sum() == 0  # the <pad> row stays zero
+
+
 def test_neural_lms_serve_the_course_searches_and_perplexity() -> None:
     for model in _models()[:4]:
         model.eval()
@@ -203,3 +228,158 @@ def test_neural_lm_bad_input() -> None:
         FeedForwardLM(V, bos_idx=V)
     with pytest.raises(ValueError, match="context"):
         FeedForwardLM(V, bos_idx=BOS, context=0)
+
+
+# ----------------------------------------------------------------------------- running text, scores, mixtures
+@pytest.fixture(scope="module")
+def small() -> LMData:
+    return load_lm_data(max_train=200)
+
+
+def _small_lstm(small: LMData, seed: int = 0) -> RNNLM:
+    torch.manual_seed(seed)
+    return RNNLM(len(small.vocab), emb_dim=8, hidden_size=8, num_layers=2, dropout=0.0,
+                 pad_idx=small.vocab.pad_idx, never_predict=small.never_predict).eval()  # fmt: skip
+
+
+def test_stream_batches_lay_the_sentences_end_to_end(small: LMData) -> None:
+    batches = make_stream_batches(small, "val", batch_size=3, bptt=7)
+    pad, bos, eos = small.vocab.pad_idx, small.vocab.bos_idx, small.vocab.eos_idx
+    rows_in = torch.cat([x for (x,), _ in batches], dim=1)  # (3, steps): batch k + 1 continues batch k
+    rows_out = torch.cat([y for _, y in batches], dim=1)
+    assert all(x.shape == (3, 7) and y.shape == (3, 7) for (x,), y in batches)
+    stream_in = [t for t in rows_in.flatten().tolist() if t != pad]
+    stream_out = [t for t in rows_out.flatten().tolist() if t != pad]
+    assert stream_in == [t for s in small.ids["val"] for t in (bos, *s)]
+    assert stream_out == [t for s in small.ids["val"] for t in (*s, eos)]
+    assert len(stream_out) == small.predicted_tokens("val")
+    with pytest.raises(ValueError, match="bptt"):
+        make_stream_batches(small, "val", 3, 0)
+    with pytest.raises(ValueError, match="split"):
+        make_stream_batches(small, "dev", 3, 5)
+
+
+def test_carry_state_continues_the_text_and_cuts_the_gradient(small: LMData) -> None:
+    lm = _small_lstm(small)
+    tokens = torch.tensor([small.ids["val"][0][:8], small.ids["val"][1][:8]])  # (2, 8)
+    carry = CarryState(lm).train()
+    first, second = carry(tokens[:, :5]), carry(tokens[:, 5:])
+    whole = lm(tokens)
+    torch.testing.assert_close(torch.cat([first, second], dim=1), whole)
+    assert carry.state.h.requires_grad is False  # the graph stops at the chunk boundary
+    carry.eval()  # eval mode: no carried state, sentence by sentence
+    torch.testing.assert_close(carry(tokens[:, 5:]), lm(tokens[:, 5:]))
+    carry.train()
+    carry(tokens[:, :5])
+    torch.testing.assert_close(carry(tokens[:1, 5:]), lm(tokens[:1, 5:]))  # a new batch size starts afresh
+    with pytest.raises(TypeError, match="RNNLM"):
+        CarryState(torch.nn.Linear(2, 2))
+
+
+def test_carried_state_gets_no_gradient_from_later_chunks(small: LMData) -> None:
+    lm = _small_lstm(small)
+    carry = CarryState(lm).train()
+    x = torch.tensor([small.ids["val"][0][:6]])
+    carry(x[:, :3])
+    saved = carry.state
+    out = carry(x[:, 3:])
+    assert saved.h.grad_fn is None and saved.c.grad_fn is None
+    out.sum().backward()  # reaches the weights through the second chunk only, without error
+    assert lm.embed.weight.grad is not None
+
+
+def test_stream_perplexity_does_not_depend_on_how_the_text_is_cut(small: LMData) -> None:
+    lm = _small_lstm(small)
+    one_row = stream_perplexity(lm, small, "val", batch_size=1, bptt=50_000)
+    with torch.no_grad():  # by hand: the whole stream in one call, the state carried all the way
+        (((x,), y),) = make_stream_batches(small, "val", 1, 50_000)  # one chunk
+        logp = torch.log_softmax(lm(x), -1)[0]
+        real = y[0] != small.vocab.pad_idx
+        expected = math.exp(-float(logp[real].gather(-1, y[0][real][:, None]).mean()))
+    assert one_row == pytest.approx(expected, rel=1e-5)
+    assert stream_perplexity(lm, small, "val", batch_size=1, bptt=7) == pytest.approx(one_row, rel=1e-5)
+    # more rows: each row starts from zeros once, a different (but close) number
+    assert stream_perplexity(lm, small, "val", batch_size=4, bptt=7) == pytest.approx(one_row, rel=0.05)
+    with pytest.raises(TypeError, match="RNNLM"):
+        stream_perplexity(FeedForwardLM(len(small.vocab), bos_idx=small.vocab.bos_idx), small, "val")
+
+
+def test_token_logprobs_follow_the_ngram_order(small: LMData) -> None:
+    lm = _small_lstm(small)
+    logp = lm_token_logprobs(lm, small, "val", batch_size=7)
+    kn = ngram.KneserNey(2).fit(small.tokens["train"], small.vocab)
+    assert logp.shape == (len(kn.token_logprobs(small.tokens["val"])),)
+    assert logp.dtype == torch.float64 and (logp <= 0).all()
+    assert perplexity_of(logp) == pytest.approx(lm_perplexity(lm, small, "val"), rel=1e-4)
+    with torch.no_grad():  # sentence 3's tokens, by hand
+        s = small.ids["val"][3]
+        start = sum(len(t) + 1 for t in small.ids["val"][:3])
+        by_hand = torch.log_softmax(lm(torch.tensor([[small.vocab.bos_idx, *s]])).double(), -1)[0]
+        by_hand = by_hand[torch.arange(len(s) + 1), torch.tensor([*s, small.vocab.eos_idx])]
+    torch.testing.assert_close(logp[start : start + len(s) + 1], by_hand, rtol=1e-5, atol=1e-6)
+
+
+def test_interpolation_mixes_probabilities() -> None:
+    a = torch.log(torch.tensor([0.5, 0.1, 0.2], dtype=torch.float64))
+    b = torch.log(torch.tensor([0.1, 0.3, 0.2], dtype=torch.float64))
+    mixed = interpolate_logprobs(a, b, 0.25)
+    torch.testing.assert_close(mixed.exp(), 0.25 * a.exp() + 0.75 * b.exp())
+    torch.testing.assert_close(interpolate_logprobs(a, b, 1), a)
+    torch.testing.assert_close(interpolate_logprobs(a, b, 0.0), b)
+    assert perplexity_of(a) == pytest.approx((0.5 * 0.1 * 0.2) ** (-1 / 3))
+    best, scores = tune_interpolation(a, b)
+    assert scores[best] == min(scores.values()) and len(scores) == 21
+    brute = min((perplexity_of(torch.log(w * a.exp() + (1 - w) * b.exp())), w) for w in scores)
+    assert best == brute[1]
+    with pytest.raises(ValueError, match="same tokens"):
+        interpolate_logprobs(a, b[:2], 0.5)
+    with pytest.raises(ValueError, match="weight"):
+        interpolate_logprobs(a, b, 1.5)
+    with pytest.raises(ValueError, match="log-probabilities"):
+        perplexity_of([0.5, 0.2])  # probabilities, not their logs
+    with pytest.raises(ValueError, match="log-probabilities"):
+        perplexity_of([-1.0, float("nan")])
+    with pytest.raises(ValueError, match="non-empty"):
+        perplexity_of([])
+    with pytest.raises(ValueError, match="at least one"):
+        tune_interpolation(a, b, [])
+
+
+def test_char_data_spells_the_same_sentences(data: LMData) -> None:
+    chars = load_char_lm_data(max_train=300)
+    assert chars.tokens["train"][0] == list(
+        " ".join(load_lm_data(max_train=1, min_freq=1).tokens["train"][0])
+    )
+    assert " " in chars.vocab and len(chars.vocab) < 100
+    assert len(chars.ids["test"]) == len(data.ids["test"])
+    assert chars.predicted_tokens("test") == sum(len(s) + 1 for s in chars.tokens["test"])  # + one <eos> each
+    words = data.tokens["test"][0]
+    assert UNK not in words and chars.tokens["test"][0] == list(" ".join(words))
+    with pytest.raises(ValueError, match="max_train"):
+        load_char_lm_data(max_train=0)
+
+
+def test_train_lm_learns_and_starts_afresh(small: LMData) -> None:
+    lm = _small_lstm(small)
+    before = lm_perplexity(lm, small, "val")
+    history = train_lm(lm, small, epochs=2, batch_size=32, lr=1e-2, progress=False)
+    assert len(history) == 2 and history["train_loss"][1] < history["train_loss"][0]
+    assert lm_perplexity(lm, small, "val") < before
+    carry = CarryState(_small_lstm(small))
+    history = train_lm(carry, small, epochs=1, lr=1e-2, progress=False,
+                       train_batches=make_stream_batches(small, "train", 8, 20))  # fmt: skip
+    assert len(history) == 1 and math.isfinite(history["val_loss"][0])
+    with pytest.raises(ValueError, match="epochs"):
+        train_lm(lm, small, epochs=0)
+    with pytest.raises(ValueError, match="lr"):
+        train_lm(lm, small, epochs=1, lr=0)
+    with pytest.raises(ValueError, match="empty"):
+        train_lm(lm, small, epochs=1, train_batches=[])
+
+
+def test_the_notebook_recipes_build_models() -> None:
+    sizes = {k: v for k, v in FFNN_LM.items() if k not in ("epochs", "batch_size")}
+    assert FeedForwardLM(50, bos_idx=2, **sizes).context == FFNN_LM["context"]
+    sizes = {k: v for k, v in LSTM_LM.items() if k not in ("epochs", "batch_size")}
+    assert RNNLM(50, **sizes).rnn.hidden_size == LSTM_LM["hidden_size"]
+    assert FFNN_LM["epochs"] >= 1 and LSTM_LM["epochs"] >= 1

@@ -89,3 +89,12 @@ def test_the_committed_translation_table_is_valid() -> None:
     assert {r["notebook"] for r in rows} >= {"08"}
     for row in rows:
         assert set(TABLES["translation"]) <= set(row)
+
+
+def test_the_committed_language_model_table_is_valid() -> None:
+    """Notebook 10 writes its decoder-only Transformer here and notebook 07 its models; 07 shows them all."""
+    rows = load_results("language_models")
+    assert {r["notebook"] for r in rows} >= {"10"}
+    for row in rows:
+        assert set(TABLES["language_models"]) <= set(row)
+        assert row["test_ppl"] > 1 and row["val_ppl"] > 1
