@@ -106,6 +106,13 @@ def _check_split(split: str) -> None:
         raise ValueError(f"unknown split {split!r}; use one of {SPLITS}")
 
 
+def _check_max_train(max_train: int | None) -> None:
+    if max_train is not None and (
+        isinstance(max_train, bool) or not isinstance(max_train, int) or max_train < 1
+    ):
+        raise ValueError(f"max_train must be None or an int >= 1, got {max_train!r}")
+
+
 @functools.lru_cache(maxsize=8)
 def _tokenized_tuple(split: str, limit: int | None) -> tuple[tuple[str, ...], ...]:
     tokenize = get_tokenizer("spacy_en", lower=True)
@@ -122,10 +129,7 @@ def load_lm_data(*, min_freq: int = 2, max_train: int | None = None) -> LMData:
     ``max_train`` keeps only the first training sentences (quick runs; the vocabulary then shrinks too)."""
     if isinstance(min_freq, bool) or not isinstance(min_freq, int) or min_freq < 1:
         raise ValueError(f"min_freq must be an int >= 1, got {min_freq!r}")
-    if max_train is not None and (
-        isinstance(max_train, bool) or not isinstance(max_train, int) or max_train < 1
-    ):
-        raise ValueError(f"max_train must be None or an int >= 1, got {max_train!r}")
+    _check_max_train(max_train)
     corpus = {split: _tokenized(split, max_train if split == "train" else None) for split in SPLITS}
     vocab = Vocab.build(corpus["train"], min_freq=min_freq)
     tokens = {split: [[w if w in vocab else UNK for w in s] for s in corpus[split]] for split in SPLITS}
@@ -138,10 +142,7 @@ def load_char_lm_data(*, max_train: int | None = None) -> LMData:
     tokens joined by single spaces, one token per character (``" "`` included). The vocabulary holds every
     character of the training split (a character never seen there becomes ``<unk>``), so a character model
     predicts the real words, rare ones included, where the word models predict ``<unk>``."""
-    if max_train is not None and (
-        isinstance(max_train, bool) or not isinstance(max_train, int) or max_train < 1
-    ):
-        raise ValueError(f"max_train must be None or an int >= 1, got {max_train!r}")
+    _check_max_train(max_train)
     corpus = {
         split: [list(" ".join(s)) for s in _tokenized(split, max_train if split == "train" else None)]
         for split in SPLITS
