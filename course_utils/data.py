@@ -5,30 +5,37 @@ Every file under ``data/`` is listed with its SHA-256 in ``data/MANIFEST.sha256`
 a file is loaded in a process its checksum is verified; a missing or changed file raises
 :class:`DataFileError`, which names the file and says how to restore it.
 
-Nothing is ever downloaded: the data live in the repository (about 3.5 MB in all).
+Nothing is ever downloaded: the data live in the repository (about 5.2 MB in all).
 
-========================  ==========================================  =========================
-loader                    what                                        splits
-========================  ==========================================  =========================
-:func:`load_names`        surnames in 18 languages                    train / val / test (ours)
-:func:`load_multi30k`     German–English image captions               train / val / test (official)
-:func:`load_conll2000`    WSJ sentences with POS and chunk tags       train / test (official)
-:func:`load_rt_polarity`  movie-review sentences, positive / negative train / val / test (ours)
-========================  ==========================================  =========================
+============================  ===========================================  =============================
+loader                        what                                         splits
+============================  ===========================================  =============================
+:func:`load_names`            surnames in 18 languages                     train / val / test (ours)
+:func:`load_multi30k`         German–English image captions                train / val / test (official)
+:func:`load_conll2000`        WSJ sentences with POS and chunk tags        train / test (official)
+:func:`load_rt_polarity`      movie-review sentences, positive / negative  train / val / test (ours)
+:func:`load_wikipedia`        106 Wikipedia articles, markup stripped      one corpus (notebook 03)
+:func:`load_word_similarity`  WordSim-353 and SimLex-999 word pairs        evaluation only
+:func:`load_analogies`        Mikolov et al.'s analogy questions           evaluation only
+============================  ===========================================  =============================
 """
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import hashlib
+import html
 import numbers
 import os
 import random
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, TypeVar
+from xml.etree import ElementTree
 
 __all__ = [
     "DATA_DIR",
@@ -41,6 +48,10 @@ __all__ = [
     "load_multi30k",
     "load_conll2000",
     "load_rt_polarity",
+    "load_wikipedia",
+    "load_word_similarity",
+    "load_analogies",
+    "strip_wikitext",
     "stratified_split",
     "summary",
 ]
@@ -380,6 +391,173 @@ def load_rt_polarity(seed: int = 0, val_frac: float = 0.1, test_frac: float = 0.
     return Splits(train, val, test, classes=["neg", "pos"])
 
 
+# --------------------------------------------------------------------------- Wikipedia sample and embedding evaluation sets
+
+WIKI_FILE = "embeddings/enwiki-sample.xml.bz2"
+SIMILARITY_FILES = {"wordsim353": "embeddings/wordsim353.tsv", "simlex999": "embeddings/simlex999.txt"}
+ANALOGY_FILE = "embeddings/questions-words.txt.gz"
+
+# Links whose target is in one of these namespaces are not running text: images (with their captions) and
+# category tags are dropped whole. Every other link keeps its visible text.
+_DROPPED_LINKS = ("file", "image", "category", "media")
+# Tags whose content is not prose (formulas, galleries, code, references): dropped with their content.
+_DROPPED_TAGS = ("ref", "math", "gallery", "code", "source", "syntaxhighlight", "timeline", "score", "chem",
+                 "imagemap", "hiero", "templatedata", "graph", "mapframe")  # fmt: skip
+
+
+def _drop_nested(text: str, open_: str, close: str) -> str:
+    """Remove every (possibly nested) ``open_ … close`` span; an unclosed span runs to the end."""
+    out, depth, start = [], 0, 0
+    for m in re.finditer(f"{re.escape(open_)}|{re.escape(close)}", text):
+        if m.group() == open_:
+            if depth == 0:
+                out.append(text[start : m.start()])
+            depth += 1
+        elif depth:
+            depth -= 1
+            start = m.end()
+    if depth == 0:
+        out.append(text[start:])
+    return "".join(out)
+
+
+def _link_text(inner: str) -> str:
+    """The visible text of one link's inside (``target|shown``), or "" for an image or category link."""
+    head = inner.split("|", 1)[0]
+    if ":" in head and head.split(":", 1)[0].strip().lower() in _DROPPED_LINKS:
+        return ""
+    target, _, shown = inner.partition("|")
+    return (shown or target).lstrip(":")
+
+
+def _replace_links(text: str) -> str:
+    """``[[target|shown]]`` -> ``shown``, ``[[target]]`` -> ``target``; image and category links dropped whole
+    (nested links inside an image caption included)."""
+    stack: list[list[str]] = [[]]  # the text of each open link, innermost last
+    start = 0
+    for m in re.finditer(r"\[\[|\]\]", text):
+        stack[-1].append(text[start : m.start()])
+        start = m.end()
+        if m.group() == "[[":
+            stack.append([])
+        elif len(stack) > 1:
+            inner = "".join(stack.pop())
+            stack[-1].append(_link_text(inner))
+        else:
+            stack[-1].append("]]")  # a stray closing bracket stays as it is
+    stack[-1].append(text[start:])
+    while len(stack) > 1:  # unclosed links: keep their text
+        inner = "".join(stack.pop())
+        stack[-1].append(_link_text(inner))
+    return "".join(stack[0])
+
+
+def strip_wikitext(text: str) -> str:
+    """Plain prose from MediaWiki markup (as it appears in a dump, entities already unescaped by the XML parser).
+
+    In this order: HTML comments, ``<ref>`` footnotes and non-prose tags (``<math>``, ``<gallery>``, ``<code>`` …)
+    are dropped with their content; tables (``{| … |}``) and templates (``{{ … }}``, nested: infoboxes,
+    citations, pronunciations) are dropped; internal links keep their visible text (``[[Latin|Latin language]]``
+    -> ``Latin language``) except image and category links, dropped whole; external links keep their label
+    (``[http://x.org label]`` -> ``label``); other tags are removed but keep their content (``<sub>2</sub>`` ->
+    ``2``); HTML entities are decoded (``&nbsp;``); bold/italic quotes, heading ``=`` signs and list markers are
+    removed. Paragraphs stay on separate lines; empty lines and leftover table rows are dropped.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"strip_wikitext expects a str of MediaWiki markup, got {type(text).__name__}")
+    text = re.sub(r"<!--.*?(-->|$)", "", text, flags=re.S)
+    for tag in _DROPPED_TAGS:
+        text = re.sub(rf"<{tag}\b[^>]*/>", "", text, flags=re.I)
+        text = re.sub(rf"<{tag}\b[^>]*>.*?(</{tag}\s*>|$)", "", text, flags=re.I | re.S)
+    text = _drop_nested(text, "{|", "|}")
+    text = _drop_nested(text, "{{", "}}")
+    text = _replace_links(text)
+    text = re.sub(r"\[(?:https?:)?//[^\s\]]+\s*([^\]]*)\]", r"\1", text)  # [url label] -> label
+    text = re.sub(r"</?[a-zA-Z][^>]*>", "", text)  # other tags: keep what they enclose
+    text = html.unescape(text).replace("\xa0", " ")
+    text = re.sub(r"\(\s*[,;]?\s*\)", "", text)  # brackets left empty by a dropped template
+    text = re.sub(r"\(\s*[,;]\s*", "(", text)  # "(; born …" where a pronunciation was
+    text = re.sub(r"'{2,}", "", text)  # ''italic'', '''bold'''
+    lines = []
+    for line in text.split("\n"):
+        line = line.strip()
+        if line.startswith(("|", "!", "__")):  # stray table rows, magic words such as __NOTOC__
+            continue
+        line = re.sub(r"^=+\s*(.*?)\s*=+$", r"\1", line)  # == Heading == -> Heading
+        line = re.sub(r"^[*#:;]+\s*", "", line)  # list and indent markers
+        line = re.sub(r"[ \t]+", " ", line).strip()
+        if line:
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def load_wikipedia() -> list[tuple[str, str]]:
+    """The bundled Wikipedia sample as ``(title, plain text)`` per article, markup removed by :func:`strip_wikitext`.
+
+    Only articles (namespace 0) are kept; redirect pages (``#REDIRECT [[…]]``) are skipped."""
+    raw = verify_file(WIKI_FILE).read_bytes()
+    try:
+        xml = bz2.decompress(raw)
+        root = ElementTree.fromstring(xml)
+    except (OSError, ValueError, ElementTree.ParseError) as err:
+        raise DataFileError(
+            f"data file data/{WIKI_FILE} cannot be decoded ({err}). "
+            f"Restore it with `git checkout -- data/{WIKI_FILE}` (from the repository root)."
+        ) from err
+    ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+    articles = []
+    for page in root.iter(f"{ns}page"):
+        if page.findtext(f"{ns}ns") != "0":
+            continue
+        body = page.findtext(f"{ns}revision/{ns}text") or ""
+        if body.lstrip().lower().startswith("#redirect"):
+            continue
+        articles.append((page.findtext(f"{ns}title") or "", strip_wikitext(body)))
+    return articles
+
+
+def load_word_similarity(name: str) -> list[tuple[str, str, float]]:
+    """Human word-pair judgements ``(word1, word2, score)``, lower-cased: ``"wordsim353"`` (relatedness, 0-10,
+    Finkelstein et al. 2002) or ``"simlex999"`` (similarity proper, 0-10, Hill et al. 2015)."""
+    if name not in SIMILARITY_FILES:
+        raise ValueError(f"unknown similarity set {name!r}; use one of {sorted(SIMILARITY_FILES)}")
+    relpath = SIMILARITY_FILES[name]
+    pairs = []
+    for number, line in enumerate(_read_text(relpath).split("\n"), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        try:
+            pairs.append((fields[0].strip().lower(), fields[1].strip().lower(), float(fields[2])))
+        except (IndexError, ValueError) as err:
+            raise DataFileError(
+                f"data/{relpath} line {number} is not 'word<TAB>word<TAB>score': {line[:80]!r}. "
+                f"Restore it with `git checkout -- data/{relpath}`."
+            ) from err
+    return pairs
+
+
+def load_analogies() -> list[tuple[str, str, str, str, str]]:
+    """Mikolov et al.'s (2013) 19,544 analogy questions as ``(section, a, b, c, d)``, lower-cased:
+    a is to b as c is to d (``athens greece baghdad iraq``). Sections 1-5 are semantic
+    (``capital-common-countries`` …), the ``gram*`` sections syntactic."""
+    questions, section = [], ""
+    for number, line in enumerate(_read_text(ANALOGY_FILE).split("\n"), 1):
+        if line.startswith(":"):
+            section = line[1:].strip()
+            continue
+        words = line.lower().split()
+        if not words:
+            continue
+        if len(words) != 4 or not section:
+            raise DataFileError(
+                f"data/{ANALOGY_FILE} line {number} is not four words under a ': section' line: {line[:80]!r}. "
+                f"Restore it with `git checkout -- data/{ANALOGY_FILE}`."
+            )
+        questions.append((section, *words))
+    return questions
+
+
 # --------------------------------------------------------------------------- overview
 
 
@@ -387,6 +565,8 @@ def summary() -> list[dict[str, object]]:
     """One row per bundled data set: name, unit, split sizes, number of classes, size (``None``: not applicable)."""
     names = load_names()
     rt = load_rt_polarity()
+    wiki = load_wikipedia()
+    similarity = {name: load_word_similarity(name) for name in SIMILARITY_FILES}
     m30k = {s: load_multi30k(s) for s in MULTI30K_FILES}
     conll = {s: load_conll2000(s) for s in CONLL_SPLITS}
     return [
@@ -419,5 +599,23 @@ def summary() -> list[dict[str, object]]:
             **rt.sizes(),
             "classes": len(rt.classes),
             "size": f"{sum(len(t.split()) for part in (rt.train, rt.val, rt.test) for t, _ in part):,} tokens",
+        },
+        {
+            "data set": "wikipedia sample",
+            "unit": "article",
+            "train": len(wiki),
+            "val": None,
+            "test": None,
+            "classes": None,
+            "size": f"{sum(len(text.split()) for _, text in wiki):,} words",
+        },
+        {
+            "data set": "embedding evaluation",
+            "unit": "word pair / analogy",
+            "train": None,
+            "val": None,
+            "test": sum(len(p) for p in similarity.values()) + len(load_analogies()),
+            "classes": None,
+            "size": "WordSim-353, SimLex-999, 19,544 analogies",
         },
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -185,7 +186,10 @@ def test_stratified_split_proportions() -> None:
 def test_splits_repr_and_summary() -> None:
     assert repr(data.load_names()).startswith("Splits(train=14,396")
     rows = data.summary()
-    assert [r["data set"] for r in rows] == ["names", "multi30k (de-en)", "conll2000", "rt-polarity"]
+    assert [r["data set"] for r in rows] == [
+        "names", "multi30k (de-en)", "conll2000", "rt-polarity", "wikipedia sample", "embedding evaluation",
+    ]  # fmt: skip
+    assert rows[4]["train"] == 106 and rows[5]["test"] == 353 + 999 + 19_544
     assert rows[1]["train"] == 29_000 and rows[3]["classes"] == 2
 
 
@@ -309,3 +313,86 @@ def test_stratified_split_bad_types() -> None:
     assert data.stratified_split(items, ["a"] * 50, seed=np.int64(3)) == data.stratified_split(
         items, ["a"] * 50, seed=3
     )
+
+
+# --------------------------------------------------------------------------- Wikipedia and embedding evaluation sets
+
+
+def test_strip_wikitext_markup_classes() -> None:
+    from course_utils.data import strip_wikitext
+
+    raw = (
+        "{{Infobox person|name=X|born={{birth date|1809|2|12}}}}\n"
+        "'''Abraham Lincoln''' ({{IPAc-en|ˈ|l|ɪ|ŋ}}; born 1809) was a [[lawyer]] and [[Whig Party (United States)|Whig]]"
+        " leader.<ref name=a>{{cite book|title=T}}</ref> See [http://example.org the site] or [http://bare.org].\n"
+        "[[File:Lincoln.jpg|thumb|A photo of [[Abraham Lincoln|Lincoln]] in 1863]]\n"
+        "== Early life ==\n"
+        "* He was born in H<sub>2</sub>O&nbsp;county<!-- a comment -->.<ref>short</ref>\n"
+        "{| class=wikitable\n|-\n| cell || {{flag|US}}\n|}\n"
+        "<math>x^2</math>Formula gone. [[Category:Presidents]] [[wikt:term|term]]\n"
+        "__NOTOC__\n"
+    )
+    assert strip_wikitext(raw).split("\n") == [
+        "Abraham Lincoln (born 1809) was a lawyer and Whig leader. See the site or .",
+        "Early life",
+        "He was born in H2O county.",
+        "Formula gone. term",
+    ]
+
+
+def test_strip_wikitext_unbalanced_and_bad_input() -> None:
+    from course_utils.data import strip_wikitext
+
+    assert strip_wikitext("text {{unclosed template") == "text"
+    assert strip_wikitext("a [[link without end") == "a link without end"
+    assert strip_wikitext("stray ]] bracket }} here") == "stray ]] bracket }} here"
+    assert strip_wikitext("") == ""
+    with pytest.raises(TypeError, match="str of MediaWiki markup"):
+        strip_wikitext(b"bytes")  # type: ignore[arg-type]
+
+
+def test_load_wikipedia_articles_are_clean() -> None:
+    from course_utils.data import load_wikipedia
+
+    articles = load_wikipedia()
+    titles = [t for t, _ in articles]
+    assert len(articles) == 106 and "Albedo" in titles and "AccessibleComputing" not in titles  # a redirect
+    text = "\n".join(body for _, body in articles)
+    assert 400_000 < len(text.split()) < 500_000
+    for leftover in ("{{", "}}", "[[", "]]", "<ref", "&nbsp;", "'''", "{|"):
+        assert text.count(leftover) < 5, leftover
+    assert dict(articles)["Albedo"].startswith("Albedo or reflection coefficient, derived from Latin albedo")
+
+
+def test_word_similarity_and_analogy_sets() -> None:
+    from course_utils.data import load_analogies, load_word_similarity
+
+    ws, sl = load_word_similarity("wordsim353"), load_word_similarity("simlex999")
+    assert len(ws) == 353 and ws[0] == ("love", "sex", 6.77)
+    assert len(sl) == 999 and sl[0] == ("old", "new", 1.58)
+    assert all(0 <= s <= 10 for *_, s in ws + sl)
+    questions = load_analogies()
+    assert len(questions) == 19544 and questions[0] == (
+        "capital-common-countries",
+        "athens",
+        "greece",
+        "baghdad",
+        "iraq",
+    )
+    assert len({q[0] for q in questions}) == 14
+    with pytest.raises(ValueError, match="unknown similarity set 'men'"):
+        load_word_similarity("men")
+
+
+def test_malformed_similarity_line_is_named(data_copy: Path) -> None:
+    from course_utils.data import load_word_similarity
+
+    path = data_copy / "embeddings" / "wordsim353.tsv"
+    path.write_text(path.read_text() + "lonely\n")
+    manifest = data_copy / "MANIFEST.sha256"
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    lines = [f"{digest}  embeddings/wordsim353.tsv" if line.endswith("embeddings/wordsim353.tsv") else line
+             for line in manifest.read_text().splitlines()]  # fmt: skip
+    manifest.write_text("\n".join(lines) + "\n")
+    with pytest.raises(data.DataFileError, match=r"wordsim353.tsv line 356 is not 'word<TAB>word<TAB>score'"):
+        load_word_similarity("wordsim353")

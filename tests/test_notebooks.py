@@ -28,8 +28,8 @@ MACHINE_PATH = re.compile(
 MEMORY_ADDRESS = re.compile(r"\bat 0x[0-9a-fA-F]{6,}")
 NETWORK = re.compile(
     r"(urlopen|urlretrieve|requests\.(get|post)|httpx|wget |curl |download=True|hf_hub_download|"
-    r"from_pretrained|spacy\.cli\.download|python -m spacy download|torch\.hub|pip install|git clone)"
-)
+    r"(?<!Embedding\.)from_pretrained|spacy\.cli\.download|python -m spacy download|torch\.hub|pip install|git clone)"
+)  # nn.Embedding.from_pretrained(weights) loads a tensor it is given; AutoModel.from_pretrained downloads
 NETWORK_IN_CODE = re.compile(
     NETWORK.pattern.removesuffix("|pip install|git clone)") + ")"
 )  # error hints may say "pip install"
@@ -214,6 +214,8 @@ def test_the_hygiene_checks_can_fail(tmp_path: Path) -> None:
     )
     assert MEMORY_ADDRESS.search("<Model object at 0x7f3a2b1c9d90>")
     assert NETWORK.search("urllib.request.urlretrieve(url, 'x.zip')")
+    assert NETWORK.search("AutoModel.from_pretrained('bert-base')")
+    assert not NETWORK.search("nn.Embedding.from_pretrained(weights, freeze=True)")
     assert NETWORK_IN_CODE.search("torch.hub.load('x')") and not NETWORK_IN_CODE.search(
         "hint: pip install spacy"
     )
