@@ -88,12 +88,11 @@ def _check_positive_int(**values: object) -> None:
             raise ValueError(f"{name} must be an int >= 1, got {value!r}")
 
 
-def _check_fraction(name: str, value: object, *, low_open: bool = True) -> float:
+def _check_fraction(name: str, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
-    if not (0 < value if low_open else 0 <= value) or value >= 1:
-        raise ValueError(f"{name} must be in {'(0' if low_open else '[0'}, 1), got {value!r}")
-    return float(value)
+    if not 0 < value < 1:
+        raise ValueError(f"{name} must be in (0, 1), got {value!r}")
 
 
 # --------------------------------------------------------------------------- corpus
@@ -133,8 +132,7 @@ def build_vocab(corpus: Sequence[Sequence[str]], min_count: int = 5) -> Vocab:
     """Words seen at least ``min_count`` times, most frequent first, no special tokens; ``vocab.freqs`` holds
     the counts of every word (the rarer ones are dropped from the text, as word2vec does)."""
     _check_positive_int(min_count=min_count)
-    vocab = Vocab.build(corpus, min_freq=min_count, specials=())
-    return vocab
+    return Vocab.build(corpus, min_freq=min_count, specials=())
 
 
 @dataclass
