@@ -1,0 +1,464 @@
+"""Text classification (notebook 06): sentence sentiment on rt-polarity, from counts to neural networks.
+
+* Data: :func:`encode_reviews` turns ``(sentence, label)`` pairs into id tensors; :func:`review_loader` batches
+  them as ``((x, lengths), y)`` for :func:`course_utils.train.fit`; :func:`kfold_indices` gives the stratified
+  folds of 10-fold cross-validation, the way the literature scores this data set.
+* Pooling over time that ignores padding: :func:`masked_mean`, :func:`masked_max`, :class:`MaskedPooling`.
+* Neural models, each called as ``model(x, lengths)`` and returning logits (B, C):
+  :class:`BiLSTMClassifier` (embedding, bidirectional LSTM over the packed batch, the last states or a pooling,
+  a linear layer) and :class:`KimCNN` (Kim 2014: convolutions of widths 3, 4, 5 over the word vectors,
+  max over time, dropout, a linear layer).
+* Count-based baselines on bags of n-grams: :func:`ngram_matrix` (a sparse binary document-by-n-gram matrix),
+  :func:`nb_log_ratios`, :class:`LinearBagClassifier` (logistic regression or an L2-loss SVM, fitted by L-BFGS),
+  and :class:`NBSVM` (Wang & Manning 2012).
+* :func:`accuracy_interval`: a Wilson confidence interval for an accuracy.
+
+Shape legend: B batch, T time (words), H hidden size, V vocabulary, d embedding size, C classes, F features.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from course_utils.text import Vocab, pad_batch
+
+__all__ = [
+    "BiLSTMClassifier",
+    "KimCNN",
+    "LinearBagClassifier",
+    "MaskedPooling",
+    "NBSVM",
+    "accuracy_interval",
+    "encode_reviews",
+    "kfold_indices",
+    "masked_max",
+    "masked_mean",
+    "nb_log_ratios",
+    "ngram_matrix",
+    "review_loader",
+    "tokenize_review",
+]
+
+
+# --------------------------------------------------------------------------------------------- data
+
+
+def tokenize_review(text: str) -> list[str]:
+    """rt-polarity is distributed lower-cased and tokenized (``"it's a charming and often affecting journey ."``):
+    its tokens are the whitespace-separated pieces."""
+    if not isinstance(text, str):
+        raise TypeError(f"tokenize_review expects a str, got {type(text).__name__}")
+    return text.split()
+
+
+def encode_reviews(
+    items: Sequence[tuple[str, str]], vocab: Vocab, classes: Sequence[str]
+) -> list[tuple[Tensor, int]]:
+    """``(sentence, label)`` pairs -> ``(ids (T,), class index)``; words outside ``vocab`` become ``<unk>``
+    (the vocabulary needs one). A sentence with no tokens is refused."""
+    if "<unk>" not in vocab:
+        raise ValueError("the vocabulary has no <unk>: build it with specials=['<pad>', '<unk>']")
+    index = {c: i for i, c in enumerate(classes)}
+    out = []
+    for i, item in enumerate(items):
+        if not (isinstance(item, tuple) and len(item) == 2):
+            raise TypeError(f"items[{i}] must be a (sentence, label) pair, got {item!r:.60}")
+        text, label = item
+        if label not in index:
+            raise ValueError(f"items[{i}] has label {label!r}, not one of the classes {list(classes)}")
+        tokens = tokenize_review(text)
+        if not tokens:
+            raise ValueError(f"items[{i}] is an empty sentence; drop it before encoding")
+        unk = vocab.unk_idx
+        ids = [vocab[t] if t in vocab else unk for t in tokens]
+        out.append((torch.tensor(ids, dtype=torch.long), index[label]))
+    return out
+
+
+def review_loader(
+    examples: Sequence[tuple[Tensor, int]],
+    batch_size: int = 50,
+    *,
+    shuffle: bool = False,
+    seed: int = 0,
+    pad_idx: int = 0,
+) -> _ReviewLoader:
+    """Batches ``((x (B, T), lengths (B,)), y (B,))`` of encoded reviews; with ``shuffle`` a new order each
+    pass (seeded, so two runs see the same batches)."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    if not examples:
+        raise ValueError("review_loader got no examples")
+    return _ReviewLoader(list(examples), batch_size, shuffle, seed, pad_idx)
+
+
+class _ReviewLoader:
+    def __init__(self, examples: list, batch_size: int, shuffle: bool, seed: int, pad_idx: int) -> None:
+        self.examples, self.batch_size, self.shuffle, self.pad_idx = examples, batch_size, shuffle, pad_idx
+        self.gen = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return -(-len(self.examples) // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[tuple[Tensor, Tensor], Tensor]]:
+        n = len(self.examples)
+        order = torch.randperm(n, generator=self.gen).tolist() if self.shuffle else range(n)
+        order = list(order)
+        for i in range(0, n, self.batch_size):
+            batch = [self.examples[j] for j in order[i : i + self.batch_size]]
+            x, lengths = pad_batch([ids for ids, _ in batch], self.pad_idx)
+            yield (x, lengths), torch.tensor([y for _, y in batch], dtype=torch.long)
+
+
+def kfold_indices(labels: Sequence[object], k: int = 10, seed: int = 0) -> list[tuple[list[int], list[int]]]:
+    """Stratified k-fold cross-validation: ``k`` pairs ``(train indices, test indices)``; every example is in
+    exactly one test fold, and each fold keeps the class proportions (within one example per class)."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 2:
+        raise ValueError(f"k must be an int >= 2, got {k!r}")
+    if len(labels) < k:
+        raise ValueError(f"need at least k = {k} examples for {k} folds, got {len(labels)}")
+    rng = random.Random(seed)
+    by_class: dict[object, list[int]] = defaultdict(list)
+    for i, y in enumerate(labels):
+        by_class[y].append(i)
+    folds: list[list[int]] = [[] for _ in range(k)]
+    start = 0
+    for y in sorted(by_class, key=str):
+        idx = by_class[y]
+        rng.shuffle(idx)
+        for j, i in enumerate(idx):
+            folds[(start + j) % k].append(i)
+        start += len(idx)  # the next class continues where this one stopped, so fold sizes stay level
+    return [(sorted(i for f in folds[:j] + folds[j + 1 :] for i in f), sorted(folds[j])) for j in range(k)]
+
+
+# --------------------------------------------------------------------------------------------- pooling
+
+
+def _check_sequence_batch(h: Tensor, lengths: Tensor, who: str) -> Tensor:
+    if not isinstance(h, Tensor) or h.dim() != 3:
+        got = tuple(h.shape) if isinstance(h, Tensor) else type(h).__name__
+        raise ValueError(f"{who} expects h of shape (B, T, H), got {got}")
+    B, T, _ = h.shape
+    if not isinstance(lengths, Tensor) or lengths.shape != (B,):
+        got = tuple(lengths.shape) if isinstance(lengths, Tensor) else type(lengths).__name__
+        raise ValueError(f"{who} expects lengths of shape ({B},), one per sequence, got {got}")
+    if lengths.is_floating_point() or lengths.dtype == torch.bool:
+        raise TypeError(f"{who}: lengths must be integers, got dtype {lengths.dtype}")
+    if B and (int(lengths.min()) < 1 or int(lengths.max()) > T):
+        raise ValueError(f"{who}: lengths must be in [1, T] = [1, {T}], got {lengths.tolist()[:8]}")
+    return torch.arange(T, device=h.device)[None, :] < lengths.to(h.device)[:, None]  # (B, T)
+
+
+def masked_mean(h: Tensor, lengths: Tensor) -> Tensor:
+    """(B, T, H) -> (B, H): the mean over each sequence's first ``lengths[b]`` steps (padding left out)."""
+    mask = _check_sequence_batch(h, lengths, "masked_mean")
+    return (h * mask[..., None]).sum(1) / lengths.to(h.device, h.dtype)[:, None]
+
+
+def masked_max(h: Tensor, lengths: Tensor) -> Tensor:
+    """(B, T, H) -> (B, H): the maximum over each sequence's real steps (padding can never win)."""
+    mask = _check_sequence_batch(h, lengths, "masked_max")
+    return h.masked_fill(~mask[..., None], float("-inf")).amax(1)
+
+
+class MaskedPooling(nn.Module):
+    """Pool (B, T, H) over time into (B, H) with ``"mean"`` or ``"max"``, or (B, 2H) with ``"meanmax"``,
+    ignoring padding."""
+
+    def __init__(self, mode: str = "max") -> None:
+        super().__init__()
+        if mode not in ("mean", "max", "meanmax"):
+            raise ValueError(f"mode must be 'mean', 'max' or 'meanmax', got {mode!r}")
+        self.mode = mode
+
+    def forward(self, h: Tensor, lengths: Tensor) -> Tensor:
+        if self.mode == "mean":
+            return masked_mean(h, lengths)
+        if self.mode == "max":
+            return masked_max(h, lengths)
+        return torch.cat([masked_mean(h, lengths), masked_max(h, lengths)], -1)
+
+    def extra_repr(self) -> str:
+        return f"mode={self.mode!r}"
+
+
+# --------------------------------------------------------------------------------------------- models
+
+
+def _check_ids(x: Tensor, lengths: Tensor, vocab_size: int, who: str) -> None:
+    if not isinstance(x, Tensor) or x.dim() != 2:
+        got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise ValueError(f"{who} expects word ids x of shape (B, T), got {got}")
+    if x.is_floating_point() or x.dtype == torch.bool:
+        raise TypeError(f"{who} expects integer word ids (torch.long), got dtype {x.dtype}")
+    if x.numel() and (int(x.min()) < 0 or int(x.max()) >= vocab_size):
+        raise ValueError(
+            f"{who}: word ids must be in [0, {vocab_size}), got min {int(x.min())}, max {int(x.max())}; "
+            f"was the batch encoded with the vocabulary the model was built for?"
+        )
+    if not isinstance(lengths, Tensor) or lengths.shape != x.shape[:1]:
+        got = tuple(lengths.shape) if isinstance(lengths, Tensor) else type(lengths).__name__
+        raise ValueError(f"{who} expects lengths of shape ({x.shape[0]},), got {got}")
+
+
+def _check_hparams(who: str, dropout: float, **ints: int) -> None:
+    for name, value in ints.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{who}: {name} must be a positive int, got {value!r}")
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        raise ValueError(f"{who}: dropout must be in [0, 1), got {dropout!r}")
+
+
+class BiLSTMClassifier(nn.Module):
+    """The lecture's text classifier: embedding -> dropout -> (bi)LSTM -> a sentence vector -> dropout -> linear.
+
+    ``pooling="last"`` takes the final forward and backward states (the seed's choice), ``"mean"``/``"max"``
+    pool the outputs over the real words. ``pack=True`` runs the LSTM on a packed batch, so padding is never
+    read; ``pack=False`` runs it on the padded batch as it is, which is only correct for the longest
+    sentence of each batch (notebook 06 shows the difference)."""
+
+    def __init__(
+        self,
+        vocab_size: int,
+        num_classes: int = 2,
+        emb_dim: int = 300,
+        hidden: int = 150,
+        *,
+        layers: int = 1,
+        bidirectional: bool = True,
+        dropout: float = 0.5,
+        pad_idx: int = 0,
+        pooling: str = "max",
+        pack: bool = True,
+    ) -> None:
+        super().__init__()
+        _check_hparams("BiLSTMClassifier", dropout, vocab_size=vocab_size, num_classes=num_classes,
+                       emb_dim=emb_dim, hidden=hidden, layers=layers)  # fmt: skip
+        if pooling not in ("last", "mean", "max", "meanmax"):
+            raise ValueError(f"pooling must be 'last', 'mean', 'max' or 'meanmax', got {pooling!r}")
+        self.vocab_size, self.pooling, self.pack = vocab_size, pooling, pack
+        self.embedding = nn.Embedding(vocab_size, emb_dim, padding_idx=pad_idx)
+        self.lstm = nn.LSTM(emb_dim, hidden, num_layers=layers, bidirectional=bidirectional, batch_first=True,
+                            dropout=dropout if layers > 1 else 0.0)  # fmt: skip
+        self.pool = None if pooling == "last" else MaskedPooling(pooling)
+        self.dropout = nn.Dropout(dropout)
+        directions = 2 if bidirectional else 1
+        self.fc = nn.Linear(hidden * directions * (2 if pooling == "meanmax" else 1), num_classes)
+
+    def encode(self, x: Tensor, lengths: Tensor) -> Tensor:
+        """(B, T) ids -> (B, features): the sentence vector before the classifier."""
+        _check_ids(x, lengths, self.vocab_size, "BiLSTMClassifier")
+        e = self.dropout(self.embedding(x))  # (B, T, d)
+        if self.pack:
+            packed = pack_padded_sequence(e, lengths.cpu(), batch_first=True, enforce_sorted=False)
+            out, (h, _) = self.lstm(packed)
+            out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+        else:
+            out, (h, _) = self.lstm(e)  # reads the padding after short sentences
+        if self.pool is None:
+            return torch.cat([h[-2], h[-1]], -1) if self.lstm.bidirectional else h[-1]
+        return self.pool(out, lengths.to(out.device))
+
+    def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+        """(B, T) ids, (B,) lengths -> (B, C) logits."""
+        return self.fc(self.dropout(self.encode(x, lengths)))
+
+
+class KimCNN(nn.Module):
+    """Kim (2014): word vectors (B, T, d) -> convolutions of each width in ``widths`` with ``filters`` maps
+    each -> ReLU -> max over time (windows that hold only padding are left out) -> dropout -> linear."""
+
+    def __init__(
+        self,
+        vocab_size: int,
+        num_classes: int = 2,
+        emb_dim: int = 300,
+        *,
+        widths: Sequence[int] = (3, 4, 5),
+        filters: int = 100,
+        dropout: float = 0.5,
+        pad_idx: int = 0,
+    ) -> None:
+        super().__init__()
+        _check_hparams("KimCNN", dropout, vocab_size=vocab_size, num_classes=num_classes, emb_dim=emb_dim,
+                       filters=filters, **{f"widths[{i}]": w for i, w in enumerate(widths)})  # fmt: skip
+        if not widths:
+            raise ValueError("KimCNN needs at least one filter width, e.g. widths=(3, 4, 5)")
+        self.vocab_size, self.widths = vocab_size, tuple(widths)
+        self.embedding = nn.Embedding(vocab_size, emb_dim, padding_idx=pad_idx)
+        self.convs = nn.ModuleList(nn.Conv1d(emb_dim, filters, w) for w in self.widths)
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(filters * len(self.widths), num_classes)
+
+    def encode(self, x: Tensor, lengths: Tensor) -> Tensor:
+        """(B, T) ids -> (B, filters * len(widths)): the max-pooled feature maps."""
+        _check_ids(x, lengths, self.vocab_size, "KimCNN")
+        pad = max(self.widths) - 1  # pad both ends, so even a one-word sentence fills every window width
+        e = F.pad(self.embedding(x).transpose(1, 2), (pad, pad))  # (B, d, T + 2 pad)
+        feats = []
+        for width, conv in zip(self.widths, self.convs, strict=True):
+            c = F.relu(conv(e))  # (B, filters, T + 2 pad - width + 1)
+            # window s covers words s - pad .. s - pad + width - 1: keep it if it overlaps a real word
+            start = torch.arange(c.shape[-1], device=c.device)[None, :] - pad  # (1, windows)
+            real = (start + width > 0) & (start < lengths.to(c.device)[:, None])  # (B, windows)
+            feats.append(c.masked_fill(~real[:, None, :], float("-inf")).amax(-1))
+        return torch.cat(feats, -1)
+
+    def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+        """(B, T) ids, (B,) lengths -> (B, C) logits."""
+        return self.fc(self.dropout(self.encode(x, lengths)))
+
+
+# --------------------------------------------------------------------------------------------- bags of n-grams
+
+
+def ngram_matrix(
+    docs: Sequence[Sequence[str]], n: int = 2, vocab: dict[tuple[str, ...], int] | None = None
+) -> tuple[Tensor, dict[tuple[str, ...], int]]:
+    """Binary bag of 1..n-grams: a sparse (documents, features) float tensor with 1 where the document holds the
+    n-gram. Without ``vocab`` the features are the n-grams of ``docs`` (fit on training data); with it, n-grams
+    outside it are dropped (apply to held-out data). Returns the matrix and the feature index."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    grow = vocab is None
+    index: dict[tuple[str, ...], int] = {} if vocab is None else vocab
+    rows, cols = [], []
+    for d, doc in enumerate(docs):
+        if isinstance(doc, str):
+            raise TypeError(f"docs[{d}] is a str; pass token lists, e.g. tokenize_review(text)")
+        feats = set()
+        for k in range(1, n + 1):
+            for i in range(len(doc) - k + 1):
+                g = tuple(doc[i : i + k])
+                j = index.get(g)
+                if j is None and grow:
+                    j = index[g] = len(index)
+                if j is not None:
+                    feats.add(j)
+        rows += [d] * len(feats)
+        cols += sorted(feats)
+    values = torch.ones(len(rows))
+    indices = torch.tensor([rows, cols], dtype=torch.long).view(2, -1)
+    m = torch.sparse_coo_tensor(indices, values, (len(docs), len(index)), check_invariants=True).coalesce()
+    return m, index
+
+
+def nb_log_ratios(X: Tensor, y: Tensor, alpha: float = 1.0) -> Tensor:
+    """Wang & Manning's r = log((p / |p|_1) / (q / |q|_1)) with p = alpha + the feature counts of the positive
+    documents (y = 1) and q the same for the negative ones: (F,), positive for n-grams of positive reviews."""
+    y = torch.as_tensor(y)
+    if X.shape[0] != y.shape[0]:
+        raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]} labels")
+    if not set(y.unique().tolist()) <= {0, 1}:
+        raise ValueError(f"y must hold 0/1 labels, got {sorted(set(y.unique().tolist()))[:5]}")
+    if not alpha > 0:
+        raise ValueError(f"alpha (the smoothing count) must be > 0, got {alpha!r}")
+    pos = torch.sparse.mm(X.t(), y.float()[:, None]).to_dense().squeeze(1)
+    tot = torch.sparse.sum(X, 0).to_dense()
+    p, q = alpha + pos, alpha + (tot - pos)
+    return torch.log(p / p.sum()) - torch.log(q / q.sum())
+
+
+class LinearBagClassifier:
+    """A linear classifier on a sparse feature matrix, fitted to convergence by L-BFGS: ``loss="log"`` is
+    L2-regularized logistic regression, ``"squared_hinge"`` the L2-loss SVM of liblinear. Both minimise
+    ||w||^2 / 2 + C * sum_i loss(y_i, w.x_i + b) with y in {0, 1} (the intercept is not regularized)."""
+
+    def __init__(self, C: float = 1.0, loss: str = "log", max_iter: int = 500) -> None:
+        if not C > 0:
+            raise ValueError(f"C must be > 0, got {C!r}")
+        if loss not in ("log", "squared_hinge"):
+            raise ValueError(f"loss must be 'log' or 'squared_hinge', got {loss!r}")
+        self.C, self.loss, self.max_iter = float(C), loss, max_iter
+
+    def _objective(self, X: Tensor, s: Tensor, w: Tensor, b: Tensor) -> Tensor:
+        z = torch.sparse.mm(X, w[:, None]).squeeze(1) + b
+        if self.loss == "log":
+            data = F.softplus(-s * z).sum()
+        else:
+            data = F.relu(1 - s * z).pow(2).sum()
+        return 0.5 * (w @ w) + self.C * data
+
+    def fit(self, X: Tensor, y: Tensor) -> LinearBagClassifier:
+        """Fit on X (N, F) sparse or dense, y (N,) of 0/1."""
+        y = torch.as_tensor(y)
+        if X.shape[0] != y.shape[0]:
+            raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]} labels")
+        s = y.double() * 2 - 1
+        X = X.double()
+        w = torch.zeros(X.shape[1], dtype=torch.float64, requires_grad=True)
+        b = torch.zeros((), dtype=torch.float64, requires_grad=True)
+        opt = torch.optim.LBFGS([w, b], lr=1, max_iter=self.max_iter, tolerance_grad=1e-9,
+                                tolerance_change=1e-12, history_size=20, line_search_fn="strong_wolfe")  # fmt: skip
+
+        def closure() -> Tensor:
+            opt.zero_grad()
+            value = self._objective(X, s, w, b)
+            value.backward()
+            return value
+
+        opt.step(closure)
+        self.coef_, self.intercept_ = w.detach().float(), b.item()
+        return self
+
+    def decision_function(self, X: Tensor) -> Tensor:
+        """(N,) scores w.x + b; positive means class 1."""
+        if not hasattr(self, "coef_"):
+            raise RuntimeError("call fit(X, y) first")
+        if X.shape[1] != self.coef_.shape[0]:
+            raise ValueError(f"X has {X.shape[1]} features, the model was fitted on {self.coef_.shape[0]}")
+        return torch.sparse.mm(X.float(), self.coef_[:, None]).squeeze(1) + self.intercept_
+
+    def predict(self, X: Tensor) -> Tensor:
+        """(N,) predicted 0/1 labels."""
+        return (self.decision_function(X) > 0).long()
+
+
+class NBSVM(LinearBagClassifier):
+    """Wang & Manning (2012): an SVM on the binary n-gram features scaled by the NB log-count ratios r,
+    then w' = (1 - beta) * mean|w| + beta * w (interpolating towards Multinomial NB, beta = 0.25 in the paper)."""
+
+    def __init__(self, C: float = 1.0, beta: float = 0.25, alpha: float = 1.0, max_iter: int = 500) -> None:
+        super().__init__(C, "squared_hinge", max_iter)
+        if not 0 <= beta <= 1:
+            raise ValueError(f"beta must be in [0, 1], got {beta!r}")
+        self.beta, self.alpha = beta, alpha
+
+    def _scale(self, X: Tensor) -> Tensor:
+        return (X * self.r[None, :]).coalesce() if X.is_sparse else X * self.r
+
+    def fit(self, X: Tensor, y: Tensor) -> NBSVM:
+        self.r = nb_log_ratios(X, y, self.alpha)
+        super().fit(self._scale(X), y)
+        w = self.coef_
+        self.coef_ = (1 - self.beta) * w.abs().mean() + self.beta * w
+        return self
+
+    def decision_function(self, X: Tensor) -> Tensor:
+        if not hasattr(self, "r"):
+            raise RuntimeError("call fit(X, y) first")
+        return super().decision_function(self._scale(X))
+
+
+# --------------------------------------------------------------------------------------------- evaluation
+
+
+def accuracy_interval(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval for an accuracy of ``correct`` out of ``n`` (95 % with z = 1.96)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    if isinstance(correct, bool) or not isinstance(correct, int) or not 0 <= correct <= n:
+        raise ValueError(f"correct must be an int in [0, n] = [0, {n}], got {correct!r}")
+    p = correct / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half

@@ -1,0 +1,344 @@
+"""Tests for course_utils.textclass: data helpers, masked pooling, the classifiers and the n-gram baselines."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from course_utils.text import Vocab
+from course_utils.textclass import (
+    NBSVM,
+    BiLSTMClassifier,
+    KimCNN,
+    LinearBagClassifier,
+    MaskedPooling,
+    accuracy_interval,
+    encode_reviews,
+    kfold_indices,
+    masked_max,
+    masked_mean,
+    nb_log_ratios,
+    ngram_matrix,
+    review_loader,
+    tokenize_review,
+)
+
+VOCAB = Vocab.build([["a", "good", "film", "bad", "dull", "fun", "."]], specials=["<pad>", "<unk>"])
+ITEMS = [("a good film .", "pos"), ("a dull film", "neg"), ("fun", "pos"), ("bad bad film .", "neg")]
+
+
+def _batch(items=ITEMS):
+    loader = review_loader(encode_reviews(items, VOCAB, ["neg", "pos"]), batch_size=len(items))
+    return next(iter(loader))
+
+
+# --------------------------------------------------------------------------------------------- data
+
+
+def test_tokenize_review_splits_on_whitespace():
+    assert tokenize_review("it's a  charming film .") == ["it's", "a", "charming", "film", "."]
+    with pytest.raises(TypeError, match="str"):
+        tokenize_review(["a"])
+
+
+def test_encode_reviews_maps_words_and_labels():
+    out = encode_reviews([("a great film", "pos"), ("dull", "neg")], VOCAB, ["neg", "pos"])
+    assert out[0][0].tolist() == [VOCAB["a"], VOCAB.unk_idx, VOCAB["film"]]
+    assert [y for _, y in out] == [1, 0]
+
+
+def test_encode_reviews_bad_input():
+    with pytest.raises(ValueError, match="not one of the classes"):
+        encode_reviews([("a film", "neutral")], VOCAB, ["neg", "pos"])
+    with pytest.raises(ValueError, match="empty sentence"):
+        encode_reviews([("   ", "pos")], VOCAB, ["neg", "pos"])
+    with pytest.raises(TypeError, match="pair"):
+        encode_reviews(["a film"], VOCAB, ["neg", "pos"])
+    with pytest.raises(ValueError, match="no <unk>"):
+        encode_reviews(ITEMS, Vocab.build([["a"]], specials=["<pad>"]), ["neg", "pos"])
+
+
+def test_review_loader_pads_and_keeps_labels():
+    (x, lengths), y = _batch()
+    assert x.shape == (4, 4) and lengths.tolist() == [4, 3, 1, 4] and y.tolist() == [1, 0, 1, 0]
+    assert (x[2, 1:] == VOCAB.pad_idx).all()
+
+
+def test_review_loader_shuffles_reproducibly():
+    data = encode_reviews(ITEMS * 5, VOCAB, ["neg", "pos"])
+    first = [y.tolist() for _, y in review_loader(data, 3, shuffle=True, seed=1)]
+    again = [y.tolist() for _, y in review_loader(data, 3, shuffle=True, seed=1)]
+    assert first == again and len(first) == 7
+    assert sorted(sum(first, [])) == sorted(y for _, y in data)
+    with pytest.raises(ValueError, match="batch_size"):
+        review_loader(data, 0)
+    with pytest.raises(ValueError, match="no examples"):
+        review_loader([], 2)
+
+
+def test_kfold_indices_partition_and_stratify():
+    labels = ["pos"] * 53 + ["neg"] * 47
+    folds = kfold_indices(labels, k=10, seed=3)
+    tests = [t for _, t in folds]
+    assert sorted(i for t in tests for i in t) == list(range(100))
+    for train, test in folds:
+        assert not set(train) & set(test) and len(train) + len(test) == 100
+        pos = sum(labels[i] == "pos" for i in test)
+        assert 5 <= pos <= 6 and 9 <= len(test) <= 11
+    assert kfold_indices(labels, 10, seed=3) == folds
+    with pytest.raises(ValueError, match="k must be"):
+        kfold_indices(labels, k=1)
+    with pytest.raises(ValueError, match="at least"):
+        kfold_indices(["a"], k=2)
+
+
+# --------------------------------------------------------------------------------------------- pooling
+
+
+def test_masked_pooling_ignores_padding():
+    torch.manual_seed(0)
+    h = torch.randn(3, 5, 4)
+    lengths = torch.tensor([5, 2, 1])
+    for b, n in enumerate(lengths.tolist()):
+        torch.testing.assert_close(masked_mean(h, lengths)[b], h[b, :n].mean(0))
+        torch.testing.assert_close(masked_max(h, lengths)[b], h[b, :n].amax(0))
+    spiked = h.clone()
+    spiked[1, 2:] = 100.0  # padding positions
+    torch.testing.assert_close(masked_max(spiked, lengths), masked_max(h, lengths))
+    both = MaskedPooling("meanmax")(h, lengths)
+    torch.testing.assert_close(both, torch.cat([masked_mean(h, lengths), masked_max(h, lengths)], -1))
+
+
+def test_masked_pooling_bad_input():
+    h = torch.randn(2, 3, 4)
+    with pytest.raises(ValueError, match=r"\(B, T, H\)"):
+        masked_mean(h[0], torch.tensor([1, 2]))
+    with pytest.raises(ValueError, match="lengths of shape"):
+        masked_max(h, torch.tensor([1, 2, 3]))
+    with pytest.raises(ValueError, match=r"\[1, T\]"):
+        masked_mean(h, torch.tensor([0, 2]))
+    with pytest.raises(TypeError, match="integers"):
+        masked_mean(h, torch.tensor([1.0, 2.0]))
+    with pytest.raises(ValueError, match="mode"):
+        MaskedPooling("sum")
+
+
+# --------------------------------------------------------------------------------------------- models
+
+
+@pytest.mark.parametrize("pooling", ["last", "mean", "max", "meanmax"])
+def test_bilstm_classifier_is_padding_invariant(pooling):
+    torch.manual_seed(0)
+    model = BiLSTMClassifier(len(VOCAB), 2, emb_dim=8, hidden=6, pooling=pooling).eval()
+    (x, lengths), _ = _batch()
+    together = model(x, lengths)
+    assert together.shape == (4, 2)
+    for b in range(4):
+        alone = model(x[b : b + 1, : lengths[b]], lengths[b : b + 1])
+        torch.testing.assert_close(together[b : b + 1], alone)
+
+
+def test_bilstm_last_state_matches_nn_lstm_on_each_sentence():
+    torch.manual_seed(0)
+    model = BiLSTMClassifier(len(VOCAB), 2, emb_dim=8, hidden=6, pooling="last").eval()
+    (x, lengths), _ = _batch()
+    feats = model.encode(x, lengths)
+    for b in range(4):
+        e = model.embedding(x[b : b + 1, : lengths[b]])
+        out, _ = model.lstm(e)
+        # forward direction's last output at the last real word, backward direction's at the first word
+        torch.testing.assert_close(feats[b, :6], out[0, -1, :6])
+        torch.testing.assert_close(feats[b, 6:], out[0, 0, 6:])
+
+
+def test_bilstm_without_packing_reads_padding():
+    torch.manual_seed(0)
+    packed = BiLSTMClassifier(len(VOCAB), 2, emb_dim=8, hidden=6, pooling="last").eval()
+    padded = BiLSTMClassifier(len(VOCAB), 2, emb_dim=8, hidden=6, pooling="last", pack=False).eval()
+    padded.load_state_dict(packed.state_dict())
+    (x, lengths), _ = _batch()
+    a, b = packed(x, lengths), padded(x, lengths)
+    full = lengths == x.shape[1]
+    torch.testing.assert_close(a[full], b[full])  # the longest sentences agree
+    assert not torch.allclose(a[~full], b[~full])  # the short ones do not
+
+
+def test_kim_cnn_matches_a_loop_and_ignores_padding():
+    torch.manual_seed(0)
+    model = KimCNN(len(VOCAB), 2, emb_dim=8, widths=(2, 3), filters=5).eval()
+    (x, lengths), _ = _batch()
+    feats = model.encode(x, lengths)
+    for b in range(4):
+        # (d, n + 4): pad = max width - 1 on each side
+        e = nn.functional.pad(model.embedding(x[b, : lengths[b]]).T, (2, 2))
+        expected = []
+        for width, conv in zip((2, 3), model.convs, strict=True):
+            windows = [
+                torch.relu(conv.bias + (conv.weight * e[:, s : s + width]).sum((1, 2)))
+                for s in range(3 - width, lengths[b] + 2)  # every window that overlaps a real word
+            ]
+            expected.append(torch.stack(windows).amax(0))
+        torch.testing.assert_close(feats[b], torch.cat(expected))
+    for b in range(4):
+        torch.testing.assert_close(
+            model(x[b : b + 1, : lengths[b]], lengths[b : b + 1]), model(x, lengths)[b : b + 1]
+        )
+
+
+@pytest.mark.parametrize("cls", [BiLSTMClassifier, KimCNN])
+def test_classifiers_learn_a_tiny_task(cls):
+    torch.manual_seed(0)
+    model = cls(len(VOCAB), 2, emb_dim=16, dropout=0.0)
+    (x, lengths), y = _batch()
+    opt = torch.optim.Adam(model.parameters(), lr=0.05)
+    for _ in range(60):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(x, lengths), y)
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.05
+    assert (model(x, lengths).argmax(1) == y).all()
+
+
+@pytest.mark.parametrize("cls", [BiLSTMClassifier, KimCNN])
+def test_classifiers_bad_input(cls):
+    model = cls(len(VOCAB), 2, emb_dim=8)
+    x, lengths = torch.tensor([[2, 3]]), torch.tensor([2])
+    with pytest.raises(ValueError, match=r"\(B, T\)"):
+        model(x[0], lengths)
+    with pytest.raises(TypeError, match="integer"):
+        model(x.float(), lengths)
+    with pytest.raises(ValueError, match="vocabulary"):
+        model(torch.tensor([[2, 99]]), lengths)
+    with pytest.raises(ValueError, match="lengths"):
+        model(x, torch.tensor([2, 2]))
+    with pytest.raises(ValueError, match="dropout"):
+        cls(10, 2, dropout=1.0)
+    with pytest.raises(ValueError, match="emb_dim"):
+        cls(10, 2, emb_dim=0)
+
+
+def test_bilstm_and_cnn_options_are_checked():
+    with pytest.raises(ValueError, match="pooling"):
+        BiLSTMClassifier(10, pooling="first")
+    with pytest.raises(ValueError, match="at least one"):
+        KimCNN(10, widths=())
+    with pytest.raises(ValueError, match="widths"):
+        KimCNN(10, widths=(3, 0))
+
+
+# --------------------------------------------------------------------------------------------- n-gram baselines
+
+
+def test_ngram_matrix_binary_and_vocabulary():
+    X, index = ngram_matrix([["a", "b", "a"], ["b", "c"]], n=2)
+    dense = X.to_dense()
+    assert set(index) == {("a",), ("b",), ("c",), ("a", "b"), ("b", "a"), ("b", "c")}
+    assert dense[0, index["a",]] == 1 and dense.sum().item() == 4 + 3  # binary: "a" counted once
+    Y, same = ngram_matrix([["a", "z"], ["c", "b"]], n=2, vocab=index)
+    assert same is index and Y.shape == (2, 6)
+    assert Y.to_dense()[0].sum() == 1 and Y.to_dense()[1].sum() == 2  # unseen n-grams dropped
+    with pytest.raises(TypeError, match="token lists"):
+        ngram_matrix(["a b"])
+    with pytest.raises(ValueError, match="n must"):
+        ngram_matrix([["a"]], n=0)
+
+
+def test_nb_log_ratios_by_hand():
+    X, index = ngram_matrix([["good"], ["good", "fun"], ["bad"]], n=1)
+    r = nb_log_ratios(X, torch.tensor([1, 1, 0]), alpha=1.0)
+    # p = 1 + counts in positive docs = [3, 2, 1] (good, fun, bad); q = [1, 1, 2]
+    p, q = np.array([3, 2, 1.0]), np.array([1, 1, 2.0])
+    expected = np.log(p / p.sum()) - np.log(q / q.sum())
+    order = [index["good",], index["fun",], index["bad",]]
+    np.testing.assert_allclose(r[order].numpy(), expected, rtol=1e-6)
+    with pytest.raises(ValueError, match="0/1"):
+        nb_log_ratios(X, torch.tensor([1, 2, 0]))
+    with pytest.raises(ValueError, match="rows"):
+        nb_log_ratios(X, torch.tensor([1, 0]))
+    with pytest.raises(ValueError, match="alpha"):
+        nb_log_ratios(X, torch.tensor([1, 1, 0]), alpha=0)
+
+
+def _toy_problem(seed=0, n=120, f=15):
+    g = torch.Generator().manual_seed(seed)
+    X = (torch.rand(n, f, generator=g) < 0.3).float()
+    w = torch.randn(f, generator=g)
+    y = ((X @ w + 0.3 * torch.randn(n, generator=g)) > 0).long()
+    return X.to_sparse(), y
+
+
+def test_logistic_regression_matches_scikit_learn():
+    sklearn = pytest.importorskip("sklearn.linear_model")
+    X, y = _toy_problem()
+    ours = LinearBagClassifier(C=0.5, loss="log").fit(X, y)
+    ref = sklearn.LogisticRegression(C=0.5, tol=1e-12, max_iter=10_000).fit(X.to_dense().numpy(), y.numpy())
+    np.testing.assert_allclose(ours.coef_.numpy(), ref.coef_.ravel(), atol=2e-4)
+    assert ours.intercept_ == pytest.approx(ref.intercept_[0], abs=2e-4)
+    assert (ours.predict(X).numpy() == ref.predict(X.to_dense().numpy())).all()
+
+
+def test_squared_hinge_svm_is_optimal():
+    # The objective is convex: at the optimum its gradient vanishes, and nudging w never lowers it.
+    X, y = _toy_problem(1)
+    model = LinearBagClassifier(C=1.0, loss="squared_hinge").fit(X, y)
+    s = y.double() * 2 - 1
+    w = model.coef_.double().requires_grad_()
+    b = torch.tensor(model.intercept_, dtype=torch.float64, requires_grad=True)
+    value = model._objective(X.double(), s, w, b)
+    gw, gb = torch.autograd.grad(value, (w, b))
+    assert gw.abs().max() < 1e-4 and abs(gb) < 1e-4
+    svm = pytest.importorskip("sklearn.svm")
+    ref = svm.LinearSVC(C=1.0, loss="squared_hinge", tol=1e-10, max_iter=100_000, intercept_scaling=100.0)
+    ref.fit(X.to_dense().numpy(), y.numpy())
+    theirs = model._objective(X.double(), s, torch.tensor(ref.coef_.ravel()), torch.tensor(ref.intercept_[0]))
+    assert value.item() <= theirs.item() + 1e-3
+
+
+def test_nbsvm_interpolates_and_separates():
+    X, y = _toy_problem(2)
+    model = NBSVM(C=1.0, beta=0.25).fit(X, y)
+    plain = LinearBagClassifier(C=1.0, loss="squared_hinge").fit((X * model.r[None, :]).coalesce(), y)
+    w = plain.coef_
+    torch.testing.assert_close(model.coef_, 0.75 * w.abs().mean() + 0.25 * w)
+    assert (model.predict(X) == y).float().mean() > 0.85
+    with pytest.raises(ValueError, match="beta"):
+        NBSVM(beta=1.5)
+
+
+def test_linear_bag_bad_input():
+    X, y = _toy_problem()
+    with pytest.raises(ValueError, match="C must"):
+        LinearBagClassifier(C=0)
+    with pytest.raises(ValueError, match="loss"):
+        LinearBagClassifier(loss="hinge")
+    with pytest.raises(RuntimeError, match="fit"):
+        LinearBagClassifier().predict(X)
+    with pytest.raises(RuntimeError, match="fit"):
+        NBSVM().predict(X)
+    with pytest.raises(ValueError, match="labels"):
+        LinearBagClassifier().fit(X, y[:-1])
+    model = LinearBagClassifier().fit(X, y)
+    with pytest.raises(ValueError, match="features"):
+        model.predict(X.to_dense()[:, :3].to_sparse())
+
+
+# --------------------------------------------------------------------------------------------- evaluation
+
+
+def test_accuracy_interval_wilson():
+    lo, hi = accuracy_interval(80, 100)
+    # Wilson's formula, worked out: centre (0.8 + 1.96^2/200) / (1 + 1.96^2/100)
+    z = 1.96
+    centre = (0.8 + z * z / 200) / (1 + z * z / 100)
+    half = z * math.sqrt(0.8 * 0.2 / 100 + z * z / 40_000) / (1 + z * z / 100)
+    assert (lo, hi) == pytest.approx((centre - half, centre + half))
+    assert 0 < accuracy_interval(0, 10)[1] < 0.35 and accuracy_interval(10, 10)[0] > 0.65
+    with pytest.raises(ValueError, match="correct"):
+        accuracy_interval(11, 10)
+    with pytest.raises(ValueError, match="n must"):
+        accuracy_interval(0, 0)
