@@ -1,0 +1,273 @@
+"""Sequence labelling (序列标注, the N-vs-N shape): a BiLSTM part-of-speech tagger with a character model of
+each word (notebook 06), scored like notebook 01's HMM tagger.
+
+* :class:`TaggerVocab`: lower-cased words, characters and tags of the training sentences; encodes sentences.
+* :class:`CharCNN`: a word's characters -> one vector (Ma & Hovy 2016: character embeddings, a convolution of
+  width 3, max over the word), so a word never seen in training still gets a representation from its
+  spelling (suffixes such as *-ing*, *-ly*, capitals, digits and hyphens).
+* :class:`BiLSTMTagger`: [word embedding; character vector] -> dropout -> BiLSTM over the packed sentence
+  -> dropout -> a linear layer per word: logits (B, T, tags).
+* :func:`tagger_loader` batches sentences as ``((words, lengths, chars, char_lengths, types), tags)`` for
+  :func:`course_utils.train.fit`, with word dropout: in training, a word seen once becomes ``<unk>`` with
+  probability ``unk_replace``, so the ``<unk>`` vector and the character model learn what unknown words are.
+* :class:`TokenCrossEntropy`: cross-entropy over (B, T, C) logits, padding ignored.
+* :func:`predict_tags` and :func:`evaluate_tagger`: tags and :class:`course_utils.tagger.TaggingScores`
+  (overall, known-word and unknown-word accuracy, known meaning seen in training, as for the HMM).
+
+Shape legend: B batch (sentences), T time (words), N distinct words in a batch, L characters, C tags.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from course_utils.tagger import TaggingScores, _score
+from course_utils.text import pad_batch
+
+__all__ = [
+    "BiLSTMTagger",
+    "CharCNN",
+    "TaggerVocab",
+    "TokenCrossEntropy",
+    "evaluate_tagger",
+    "predict_tags",
+    "tagger_loader",
+]
+
+PAD, UNK, BOW, EOW = "<pad>", "<unk>", "<w>", "</w>"
+MAX_WORD_CHARS = 30  # longer words keep their first 30 characters (a handful of URLs and number strings)
+
+
+def _check_sentences(sentences: Sequence, tagged: bool) -> None:
+    if isinstance(sentences, str) or not isinstance(sentences, Sequence):
+        raise TypeError(f"sentences must be a list of sentences, got {type(sentences).__name__}")
+    for i, sent in enumerate(sentences):
+        if isinstance(sent, str) or not isinstance(sent, Sequence) or not sent:
+            raise ValueError(f"sentences[{i}] must be a non-empty list of tokens, got {sent!r:.60}")
+        for token in sent:
+            if tagged and not (
+                isinstance(token, (tuple, list)) and len(token) >= 2 and isinstance(token[0], str)
+            ):
+                raise ValueError(
+                    f"sentences[{i}] holds {token!r:.40}; tagged sentences are lists of (word, tag, ...) "
+                    f"tuples, as load_conll2000 returns"
+                )
+            if not tagged and not isinstance(token, str):
+                raise ValueError(f"sentences[{i}] holds {token!r:.40}; pass lists of words (str)")
+
+
+class TaggerVocab:
+    """The words (lower-cased), characters and tags of the training sentences ``[(word, tag, ...), ...]``."""
+
+    def __init__(self, train: Sequence[Sequence[tuple[str, ...]]]) -> None:
+        _check_sentences(train, tagged=True)
+        counts = Counter(tok[0] for sent in train for tok in sent)
+        lower = Counter(w.lower() for w in counts.elements())
+        self.known = set(counts)  # words seen in training, as written (the HMM's definition of "known")
+        self.words = [PAD, UNK] + sorted(lower)
+        self.word_index = {w: i for i, w in enumerate(self.words)}
+        self.singletons = torch.tensor([lower.get(w, 0) == 1 for w in self.words])  # (V,) seen once
+        self.chars = [PAD, UNK, BOW, EOW] + sorted({c for w in counts for c in w})
+        self.char_index = {c: i for i, c in enumerate(self.chars)}
+        self.tags = sorted({tok[1] for sent in train for tok in sent})
+        self.tag_index = {t: i for i, t in enumerate(self.tags)}
+
+    def word_ids(self, words: Sequence[str]) -> Tensor:
+        """(T,) ids of the lower-cased words; unseen ones are ``<unk>`` (1)."""
+        return torch.tensor([self.word_index.get(w.lower(), 1) for w in words], dtype=torch.long)
+
+    def char_ids(self, word: str) -> Tensor:
+        """(L,) ids of ``<w>``, the word's characters (unseen ones ``<unk>``) and ``</w>``."""
+        inner = [self.char_index.get(c, 1) for c in word[:MAX_WORD_CHARS]]
+        return torch.tensor([2, *inner, 3], dtype=torch.long)
+
+    def tag_ids(self, tags: Sequence[str]) -> Tensor:
+        """(T,) tag ids; a tag never seen in training is an error."""
+        unknown = [t for t in tags if t not in self.tag_index]
+        if unknown:
+            raise ValueError(
+                f"tags {unknown[:3]} were not in the training data (tag set: {len(self.tags)} tags)"
+            )
+        return torch.tensor([self.tag_index[t] for t in tags], dtype=torch.long)
+
+    def __repr__(self) -> str:
+        return f"TaggerVocab({len(self.words):,} words, {len(self.chars)} characters, {len(self.tags)} tags)"
+
+
+def _batch(vocab: TaggerVocab, sentences: Sequence[Sequence[str]]) -> tuple[Tensor, ...]:
+    """words (B, T), lengths (B,), chars (N, L), char_lengths (N,), types (B, T): the row of each word in
+    ``chars`` (each distinct word's characters are encoded once per batch)."""
+    distinct = sorted({w for sent in sentences for w in sent})
+    row = {w: i for i, w in enumerate(distinct)}
+    chars, char_lengths = pad_batch([vocab.char_ids(w) for w in distinct], 0)
+    words, lengths = pad_batch([vocab.word_ids(sent) for sent in sentences], 0)
+    types, _ = pad_batch([torch.tensor([row[w] for w in sent]) for sent in sentences], 0)
+    return words, lengths, chars, char_lengths, types
+
+
+class _TaggerLoader:
+    def __init__(self, vocab, sentences, batch_size, shuffle, unk_replace, seed) -> None:
+        self.vocab, self.batch_size, self.shuffle, self.unk_replace = vocab, batch_size, shuffle, unk_replace
+        self.words = [[tok[0] for tok in sent] for sent in sentences]
+        self.tags = [vocab.tag_ids([tok[1] for tok in sent]) for sent in sentences]
+        self.gen = torch.Generator().manual_seed(seed)
+        # batches of similar length (less padding); shuffled as whole batches
+        order = sorted(range(len(sentences)), key=lambda i: len(self.words[i]))
+        self.chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def __iter__(self) -> Iterator[tuple[tuple[Tensor, ...], Tensor]]:
+        n = len(self.chunks)
+        for k in torch.randperm(n, generator=self.gen).tolist() if self.shuffle else range(n):
+            idx = self.chunks[k]
+            words, lengths, chars, char_lengths, types = _batch(self.vocab, [self.words[i] for i in idx])
+            if self.unk_replace > 0:
+                drop = self.vocab.singletons[words] & (
+                    torch.rand(words.shape, generator=self.gen) < self.unk_replace
+                )
+                words = words.masked_fill(drop, 1)
+            tags, _ = pad_batch([self.tags[i] for i in idx], -100)
+            yield (words, lengths, chars, char_lengths, types), tags
+
+
+def tagger_loader(
+    vocab: TaggerVocab,
+    sentences: Sequence[Sequence[tuple[str, ...]]],
+    batch_size: int = 64,
+    *,
+    shuffle: bool = False,
+    unk_replace: float = 0.0,
+    seed: int = 0,
+) -> _TaggerLoader:
+    """Batches ``((words, lengths, chars, char_lengths, types), tags)`` of tagged sentences, sentences of
+    similar length together; tags (B, T) are padded with -100 (ignored by the loss). ``shuffle`` reorders the
+    batches each pass; ``unk_replace`` is the word-dropout probability for words seen once in training."""
+    _check_sentences(sentences, tagged=True)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    if not 0 <= unk_replace <= 1:
+        raise ValueError(f"unk_replace is a probability in [0, 1], got {unk_replace!r}")
+    return _TaggerLoader(vocab, sentences, batch_size, shuffle, unk_replace, seed)
+
+
+class TokenCrossEntropy(nn.CrossEntropyLoss):
+    """Cross-entropy of (B, T, C) logits against (B, T) tags, averaged over the real tokens (tags of -100,
+    the padding, are ignored)."""
+
+    def __init__(self) -> None:
+        super().__init__(ignore_index=-100)
+
+    def forward(self, logits: Tensor, tags: Tensor) -> Tensor:
+        if logits.dim() != 3 or tags.shape != logits.shape[:2]:
+            raise ValueError(
+                f"TokenCrossEntropy expects logits (B, T, C) and tags (B, T), got {tuple(logits.shape)} and "
+                f"{tuple(tags.shape)}"
+            )
+        return super().forward(logits.float().reshape(-1, logits.shape[-1]), tags.reshape(-1))
+
+
+class CharCNN(nn.Module):
+    """(N, L) character ids -> (N, filters): embedding -> dropout -> convolution of ``width`` -> max over the
+    word's real characters (padding is left out)."""
+
+    def __init__(
+        self, n_chars: int, char_dim: int = 30, filters: int = 50, width: int = 3, dropout: float = 0.33
+    ):
+        super().__init__()
+        self.embedding = nn.Embedding(n_chars, char_dim, padding_idx=0)
+        self.conv = nn.Conv1d(char_dim, filters, width, padding=width // 2)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, chars: Tensor, lengths: Tensor) -> Tensor:
+        e = self.dropout(self.embedding(chars)).transpose(1, 2)  # (N, char_dim, L)
+        h = self.conv(e)[..., : chars.shape[1]]  # (N, filters, L)
+        real = torch.arange(chars.shape[1], device=chars.device)[None, :] < lengths.to(chars.device)[:, None]
+        return h.masked_fill(~real[:, None, :], float("-inf")).amax(-1)
+
+
+class BiLSTMTagger(nn.Module):
+    """[word embedding; :class:`CharCNN` vector] -> dropout -> BiLSTM (packed) -> dropout -> linear: one tag
+    distribution per word. Built from a :class:`TaggerVocab`; ``word_vectors`` may replace the word table
+    (e.g. :func:`course_utils.embeddings.pretrained_embedding`)."""
+
+    def __init__(
+        self,
+        vocab: TaggerVocab,
+        *,
+        word_dim: int = 100,
+        char_filters: int = 50,
+        hidden: int = 200,
+        dropout: float = 0.33,
+        word_vectors: nn.Embedding | None = None,
+    ) -> None:
+        super().__init__()
+        for name, value in (("word_dim", word_dim), ("char_filters", char_filters), ("hidden", hidden)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        self.vocab = vocab
+        if word_vectors is not None:
+            if word_vectors.num_embeddings != len(vocab.words):
+                raise ValueError(
+                    f"word_vectors has {word_vectors.num_embeddings} rows but the vocabulary "
+                    f"{len(vocab.words)} words; build it for TaggerVocab.words"
+                )
+            word_dim = word_vectors.embedding_dim
+        self.words = word_vectors or nn.Embedding(len(vocab.words), word_dim, padding_idx=0)
+        self.chars = CharCNN(len(vocab.chars), filters=char_filters, dropout=dropout)
+        self.lstm = nn.LSTM(word_dim + char_filters, hidden, batch_first=True, bidirectional=True)
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(2 * hidden, len(vocab.tags))
+
+    def forward(
+        self, words: Tensor, lengths: Tensor, chars: Tensor, char_lengths: Tensor, types: Tensor
+    ) -> Tensor:
+        """words (B, T), lengths (B,), chars (N, L), char_lengths (N,), types (B, T) -> logits (B, T, C)."""
+        if words.dim() != 2 or types.shape != words.shape or lengths.shape != words.shape[:1]:
+            raise ValueError(
+                f"BiLSTMTagger expects words (B, T), lengths (B,) and types (B, T), got "
+                f"{tuple(words.shape)}, {tuple(lengths.shape)}, {tuple(types.shape)}; use tagger_loader"
+            )
+        spelled = self.chars(chars, char_lengths)[types]  # (B, T, char_filters)
+        x = self.dropout(torch.cat([self.words(words), spelled], -1))  # (B, T, word_dim + char_filters)
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        h, _ = pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=words.shape[1])
+        return self.out(self.dropout(h))  # (B, T, C)
+
+
+@torch.no_grad()
+def predict_tags(
+    model: BiLSTMTagger, sentences: Sequence[Sequence[str]], batch_size: int = 256
+) -> list[list[str]]:
+    """The most likely tag of each word of each sentence (lists of words, str)."""
+    _check_sentences(sentences, tagged=False)
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    out: list[list[str]] = []
+    try:
+        for i in range(0, len(sentences), batch_size):
+            chunk = sentences[i : i + batch_size]
+            batch = [t.to(device) for t in _batch(model.vocab, chunk)]
+            best = model(*batch).argmax(-1).cpu()  # (B, T)
+            out += [[model.vocab.tags[j] for j in best[b, : len(s)].tolist()] for b, s in enumerate(chunk)]
+    finally:
+        model.train(was_training)
+    return out
+
+
+def evaluate_tagger(model: BiLSTMTagger, sentences: Sequence[Sequence[tuple[str, ...]]]) -> TaggingScores:
+    """Accuracy over all tokens, over words seen in training and over unseen ones (as ``HMMTagger.evaluate``)."""
+    _check_sentences(sentences, tagged=True)
+    words = [[tok[0] for tok in sent] for sent in sentences]
+    gold = [[tok[1] for tok in sent] for sent in sentences]
+    known = [[w in model.vocab.known for w in sent] for sent in words]
+    return _score(gold, predict_tags(model, words), known)

@@ -1,0 +1,156 @@
+"""Tests for course_utils.seqlabel: the BiLSTM tagger's vocabulary, batches, character model, loss and scores."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from course_utils.seqlabel import (
+    BiLSTMTagger,
+    CharCNN,
+    TaggerVocab,
+    TokenCrossEntropy,
+    evaluate_tagger,
+    predict_tags,
+    tagger_loader,
+)
+from course_utils.tagger import _score
+
+TRAIN = [
+    [("The", "DT", "B-NP"), ("dog", "NN", "I-NP"), ("runs", "VBZ", "B-VP"), (".", ".", "O")],
+    [("A", "DT", "B-NP"), ("cat", "NN", "I-NP"), ("sleeps", "VBZ", "B-VP"), (".", ".", "O")],
+    [("The", "DT", "B-NP"), ("cat", "NN", "I-NP"), ("runs", "VBZ", "B-VP"), ("quickly", "RB", "B-ADVP")],
+    [("Dogs", "NNS", "B-NP"), ("run", "VBP", "B-VP")],
+]
+
+
+def test_vocab_words_chars_tags():
+    vocab = TaggerVocab(TRAIN)
+    assert vocab.words[:2] == ["<pad>", "<unk>"] and "the" in vocab.words and "The" not in vocab.words
+    assert vocab.tags == [".", "DT", "NN", "NNS", "RB", "VBP", "VBZ"]
+    assert vocab.known == {"The", "dog", "runs", ".", "A", "cat", "sleeps", "quickly", "Dogs", "run"}
+    assert vocab.word_ids(["THE", "zebra"]).tolist() == [vocab.word_index["the"], 1]
+    assert vocab.char_ids("Tx").tolist() == [2, vocab.char_index["T"], 1, 3]  # "x" never seen
+    assert vocab.singletons[vocab.word_index["dog"]] and not vocab.singletons[vocab.word_index["the"]]
+    with pytest.raises(ValueError, match="not in the training data"):
+        vocab.tag_ids(["XYZ"])
+    assert "7 tags" in repr(vocab)
+
+
+def test_vocab_bad_input():
+    with pytest.raises(TypeError, match="list of sentences"):
+        TaggerVocab("The dog")
+    with pytest.raises(ValueError, match="non-empty"):
+        TaggerVocab([[]])
+    with pytest.raises(ValueError, match=r"\(word, tag"):
+        TaggerVocab([["The", "dog"]])
+
+
+def test_loader_batches_shapes_and_padding():
+    vocab = TaggerVocab(TRAIN)
+    batches = list(tagger_loader(vocab, TRAIN, batch_size=2))
+    assert len(batches) == 2
+    (words, lengths, chars, char_lengths, types), tags = batches[0]
+    assert words.shape == types.shape == tags.shape and lengths.tolist() == [2, 4]
+    assert (tags[0, 2:] == -100).all() and (words[0, 2:] == 0).all()
+    # every word's row in `chars` spells that word
+    sent = [tok[0] for tok in TRAIN[3]]
+    for t, w in enumerate(sent):
+        row = types[0, t]
+        assert chars[row, : char_lengths[row]].tolist() == vocab.char_ids(w).tolist()
+
+
+def test_loader_word_dropout_only_hits_singletons():
+    vocab = TaggerVocab(TRAIN)
+    seen = torch.zeros(len(vocab.words), dtype=torch.bool)
+    for seed in range(30):
+        for (words, *_rest), _tags in tagger_loader(
+            vocab, TRAIN, 4, shuffle=True, unk_replace=1.0, seed=seed
+        ):
+            seen[words.flatten()] = True
+    assert not seen[vocab.singletons].any()  # every singleton became <unk>
+    assert seen[vocab.word_index["the"]] and seen[1]
+    with pytest.raises(ValueError, match="unk_replace"):
+        tagger_loader(vocab, TRAIN, unk_replace=1.5)
+    with pytest.raises(ValueError, match="batch_size"):
+        tagger_loader(vocab, TRAIN, batch_size=0)
+
+
+def test_char_cnn_ignores_padding_and_matches_a_loop():
+    torch.manual_seed(0)
+    cnn = CharCNN(10, char_dim=4, filters=3, width=3, dropout=0.0)
+    chars = torch.tensor([[2, 5, 6, 3], [2, 7, 3, 0]])
+    lengths = torch.tensor([4, 3])
+    out = cnn(chars, lengths)
+    for b in range(2):
+        n = int(lengths[b])
+        e = nn.functional.pad(cnn.embedding(chars[b, :n]).T, (1, 1))  # (char_dim, n + 2)
+        conv = torch.stack(
+            [cnn.conv.bias + (cnn.conv.weight * e[:, s : s + 3]).sum((1, 2)) for s in range(n)]
+        )
+        torch.testing.assert_close(out[b], conv.amax(0))
+
+
+def test_token_cross_entropy_ignores_padding():
+    logits = torch.randn(2, 3, 5)
+    tags = torch.tensor([[1, 2, -100], [0, 4, 3]])
+    loss = TokenCrossEntropy()(logits, tags)
+    keep = tags != -100
+    expected = nn.functional.cross_entropy(logits[keep], tags[keep])
+    torch.testing.assert_close(loss, expected)
+    with pytest.raises(ValueError, match=r"\(B, T, C\)"):
+        TokenCrossEntropy()(logits[0], tags)
+
+
+def test_tagger_is_padding_invariant_and_learns():
+    torch.manual_seed(0)
+    vocab = TaggerVocab(TRAIN)
+    model = BiLSTMTagger(vocab, word_dim=8, char_filters=6, hidden=8, dropout=0.0)
+    (inputs, tags) = next(iter(tagger_loader(vocab, TRAIN, batch_size=4)))
+    model.eval()
+    together = model(*inputs)
+    assert together.shape == (*tags.shape, len(vocab.tags))
+    words = [[tok[0] for tok in s] for s in TRAIN]
+    order = sorted(range(4), key=lambda i: len(words[i]))  # the loader's batch order
+    for b, i in enumerate(order):
+        alone = predict_tags(model, [words[i]])[0]
+        assert alone == [vocab.tags[j] for j in together[b, : len(words[i])].argmax(-1).tolist()]
+    model.train()
+    opt = torch.optim.Adam(model.parameters(), lr=0.05)
+    for _ in range(40):
+        opt.zero_grad()
+        loss = TokenCrossEntropy()(model(*inputs), tags)
+        loss.backward()
+        opt.step()
+    scores = evaluate_tagger(model, TRAIN)
+    assert scores.accuracy == 1.0 and scores.n_unknown == 0
+
+
+def test_evaluate_tagger_counts_known_and_unknown_words():
+    torch.manual_seed(0)
+    vocab = TaggerVocab(TRAIN)
+    model = BiLSTMTagger(vocab, word_dim=4, char_filters=4, hidden=4)
+    test = [[("The", "DT", "B-NP"), ("zebra", "NN", "I-NP"), ("runs", "VBZ", "B-VP")]]
+    pred = predict_tags(model, [["The", "zebra", "runs"]])
+    expected = _score([["DT", "NN", "VBZ"]], pred, [[True, False, True]])
+    assert evaluate_tagger(model, test) == expected and expected.n_unknown == 1
+
+
+def test_tagger_bad_input():
+    vocab = TaggerVocab(TRAIN)
+    with pytest.raises(ValueError, match="hidden"):
+        BiLSTMTagger(vocab, hidden=0)
+    with pytest.raises(ValueError, match="dropout"):
+        BiLSTMTagger(vocab, dropout=1.0)
+    with pytest.raises(ValueError, match="rows"):
+        BiLSTMTagger(vocab, word_vectors=nn.Embedding(3, 5))
+    model = BiLSTMTagger(vocab, word_vectors=nn.Embedding(len(vocab.words), 7))
+    assert model.lstm.input_size == 7 + 50
+    with pytest.raises(ValueError, match="tagger_loader"):
+        model(torch.zeros(2, 3, dtype=torch.long), torch.tensor([3]), torch.zeros(1, 3, dtype=torch.long),
+              torch.tensor([3]), torch.zeros(2, 3, dtype=torch.long))  # fmt: skip
+    with pytest.raises(ValueError, match="lists of words"):
+        predict_tags(model, [[("The", "DT")]])
+    with pytest.raises(ValueError, match=r"\(word, tag"):
+        evaluate_tagger(model, [["The"]])
