@@ -26,8 +26,10 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from course_utils.runtime import autocast_dtype
 from course_utils.tagger import TaggingScores, _score
 from course_utils.text import pad_batch
+from course_utils.train import History, fit
 
 __all__ = [
     "BiLSTMTagger",
@@ -37,6 +39,7 @@ __all__ = [
     "evaluate_tagger",
     "predict_tags",
     "tagger_loader",
+    "train_bilstm_tagger",
 ]
 
 PAD, UNK, BOW, EOW = "<pad>", "<unk>", "<w>", "</w>"
@@ -271,3 +274,33 @@ def evaluate_tagger(model: BiLSTMTagger, sentences: Sequence[Sequence[tuple[str,
     gold = [[tok[1] for tok in sent] for sent in sentences]
     known = [[w in model.vocab.known for w in sent] for sent in words]
     return _score(gold, predict_tags(model, words), known)
+
+
+def train_bilstm_tagger(
+    train: Sequence[Sequence[tuple[str, ...]]],
+    *,
+    epochs: int = 12,
+    batch_size: int = 64,
+    lr: float = 3e-3,
+    unk_replace: float = 0.5,
+    seed: int = 0,
+    progress: bool = True,
+    **model_kwargs: object,
+) -> tuple[BiLSTMTagger, History]:
+    """Notebook 06's recipe: a :class:`BiLSTMTagger` (``model_kwargs`` go to it) trained with
+    :func:`course_utils.train.fit`: Adam with a one-cycle learning rate peaking at ``lr``, gradients clipped at
+    norm 5, word dropout ``unk_replace`` for words seen once, bfloat16 autocast where the CPU supports it.
+    No validation split: the recipe is fixed in advance, the test set is only scored."""
+    torch.manual_seed(seed)
+    vocab = TaggerVocab(train)
+    model = BiLSTMTagger(vocab, **model_kwargs)  # type: ignore[arg-type]
+    loader = tagger_loader(vocab, train, batch_size, shuffle=True, unk_replace=unk_replace, seed=seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=lr, total_steps=epochs * len(loader), pct_start=0.2
+    )
+    device = next(model.parameters()).device
+    history = fit(model, optimizer, TokenCrossEntropy(), loader, epochs=epochs, clip_grad_norm=5.0,
+                  scheduler=schedule, scheduler_interval="batch", autocast_dtype=autocast_dtype(device),
+                  progress=progress)  # fmt: skip
+    return model, history

@@ -14,6 +14,7 @@ from course_utils.seqlabel import (
     evaluate_tagger,
     predict_tags,
     tagger_loader,
+    train_bilstm_tagger,
 )
 from course_utils.tagger import _score
 
@@ -154,3 +155,11 @@ def test_tagger_bad_input():
         predict_tags(model, [[("The", "DT")]])
     with pytest.raises(ValueError, match=r"\(word, tag"):
         evaluate_tagger(model, [["The"]])
+
+
+def test_train_bilstm_tagger_fits_a_small_set():
+    model, history = train_bilstm_tagger(TRAIN * 8, epochs=6, batch_size=4, lr=0.02, progress=False,
+                                         word_dim=8, char_filters=8, hidden=8, dropout=0.0)  # fmt: skip
+    assert len(history) == 6 and history["train_loss"][-1] < history["train_loss"][0]
+    assert evaluate_tagger(model, TRAIN).accuracy == 1.0
+    assert predict_tags(model, [["A", "zebra", "runs"]])[0][0] == "DT"
