@@ -28,7 +28,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from course_utils.runtime import autocast_dtype
 from course_utils.text import Vocab, pad_batch
+from course_utils.train import History, fit
 
 __all__ = [
     "BiLSTMClassifier",
@@ -45,6 +47,7 @@ __all__ = [
     "ngram_matrix",
     "review_loader",
     "tokenize_review",
+    "train_classifier",
 ]
 
 
@@ -316,6 +319,36 @@ class KimCNN(nn.Module):
     def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
         """(B, T) ids, (B,) lengths -> (B, C) logits."""
         return self.fc(self.dropout(self.encode(x, lengths)))
+
+
+def _accuracy(logits: Tensor, y: Tensor) -> float:
+    return float((logits.argmax(-1) == y).float().mean())
+
+
+def train_classifier(
+    model: nn.Module,
+    train: Sequence[tuple[Tensor, int]],
+    val: Sequence[tuple[Tensor, int]],
+    *,
+    epochs: int = 10,
+    lr: float = 1e-3,
+    batch_size: int = 50,
+    weight_decay: float = 0.0,
+    patience: int | None = 3,
+    seed: int = 0,
+    progress: bool = True,
+) -> History:
+    """Notebook 06's recipe for the neural sentiment models: AdamW (``weight_decay`` decoupled), cross-entropy,
+    shuffled batches of ``batch_size`` encoded reviews, validation accuracy after every epoch, early stopping
+    after ``patience`` epochs without improvement and the best epoch's weights restored; bfloat16 autocast
+    where the CPU supports it. Frozen parameters (``requires_grad=False``) are left out of the optimizer."""
+    torch.manual_seed(seed)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    device = next(model.parameters()).device
+    return fit(model, optimizer, nn.CrossEntropyLoss(), review_loader(train, batch_size, shuffle=True, seed=seed),
+               review_loader(val, 500), epochs=epochs, metrics={"accuracy": _accuracy}, monitor="val_accuracy",
+               mode="max", patience=patience, autocast_dtype=autocast_dtype(device), progress=progress)  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------- bags of n-grams

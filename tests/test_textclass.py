@@ -25,6 +25,7 @@ from course_utils.textclass import (
     ngram_matrix,
     review_loader,
     tokenize_review,
+    train_classifier,
 )
 
 VOCAB = Vocab.build([["a", "good", "film", "bad", "dull", "fun", "."]], specials=["<pad>", "<unk>"])
@@ -342,3 +343,21 @@ def test_accuracy_interval_wilson():
         accuracy_interval(11, 10)
     with pytest.raises(ValueError, match="n must"):
         accuracy_interval(0, 0)
+
+
+def test_train_classifier_learns_and_restores_the_best_epoch():
+    data = encode_reviews(ITEMS * 10, VOCAB, ["neg", "pos"])
+    model = KimCNN(len(VOCAB), 2, emb_dim=16, filters=8, dropout=0.0)
+    history = train_classifier(model, data, data[:4], epochs=8, lr=0.01, batch_size=8, progress=False)
+    assert max(history["val_accuracy"]) == 1.0 and history.best_value == 1.0
+    (x, lengths), y = _batch()
+    assert (model(x, lengths).argmax(1) == y).all() and not model.training
+
+
+def test_train_classifier_leaves_frozen_embeddings_alone():
+    data = encode_reviews(ITEMS * 5, VOCAB, ["neg", "pos"])
+    model = BiLSTMClassifier(len(VOCAB), 2, emb_dim=8, hidden=4)
+    model.embedding.weight.requires_grad_(False)
+    before = model.embedding.weight.clone()
+    train_classifier(model, data, data[:4], epochs=2, batch_size=4, progress=False)
+    torch.testing.assert_close(model.embedding.weight, before)
