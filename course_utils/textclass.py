@@ -44,6 +44,7 @@ __all__ = [
     "masked_max",
     "masked_mean",
     "nb_log_ratios",
+    "review_vectors",
     "ngram_matrix",
     "review_loader",
     "tokenize_review",
@@ -319,6 +320,32 @@ class KimCNN(nn.Module):
     def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
         """(B, T) ids, (B,) lengths -> (B, C) logits."""
         return self.fc(self.dropout(self.encode(x, lengths)))
+
+
+def review_vectors(
+    train_texts: Sequence[str], *, seed: int = 0, max_sentences: int | None = None, progress: bool = True
+) -> tuple[Tensor, Vocab]:
+    """Skip-gram vectors by notebook 03's recipe (:data:`course_utils.embeddings.WORD2VEC`) trained on notebook
+    03's corpus (Wikipedia sample and Multi30k captions, ``max_sentences`` of it in the quick profile) plus
+    ``train_texts``, the training reviews tokenized by :func:`tokenize_review`, so that review words such as
+    "it's" or "unfunny" can get a vector. Pass training reviews only: held-out text would leak into the
+    vectors. Returns the vectors (V, d) and their vocabulary, for
+    :func:`course_utils.embeddings.pretrained_embedding`."""
+    from course_utils import embeddings as emb
+
+    if isinstance(train_texts, str):
+        raise TypeError("train_texts must be a list of review sentences, not one str")
+    hp = emb.WORD2VEC
+    corpus = emb.load_embedding_corpus(max_sentences=max_sentences) + [
+        tokenize_review(t) for t in train_texts
+    ]
+    vocab = emb.build_vocab(corpus, hp["min_count"])
+    torch.manual_seed(seed)
+    model = emb.SkipGram(len(vocab), hp["dim"])
+    keys = ("epochs", "window", "negative", "sample", "alpha", "min_alpha")
+    emb.train_word2vec(model, emb.encode_corpus(corpus, vocab), **{k: hp[k] for k in keys}, seed=seed,
+                       progress=progress)  # fmt: skip
+    return model.word_vectors(), vocab
 
 
 def _accuracy(logits: Tensor, y: Tensor) -> float:

@@ -24,6 +24,7 @@ from course_utils.textclass import (
     nb_log_ratios,
     ngram_matrix,
     review_loader,
+    review_vectors,
     tokenize_review,
     train_classifier,
 )
@@ -361,3 +362,12 @@ def test_train_classifier_leaves_frozen_embeddings_alone():
     before = model.embedding.weight.clone()
     train_classifier(model, data, data[:4], epochs=2, batch_size=4, progress=False)
     torch.testing.assert_close(model.embedding.weight, before)
+
+
+def test_review_vectors_cover_review_words():
+    texts = ["an unfunny , overlong mess ."] * 6
+    vectors, vocab = review_vectors(texts, max_sentences=200, progress=False)
+    assert vectors.shape == (len(vocab), 100) and torch.isfinite(vectors).all()
+    assert "unfunny" in vocab and "," in vocab  # review tokens kept as tokenize_review splits them
+    with pytest.raises(TypeError, match="list of review"):
+        review_vectors("an unfunny mess")
