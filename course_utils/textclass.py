@@ -33,6 +33,7 @@ from course_utils.text import Vocab, pad_batch
 from course_utils.train import History, fit
 
 __all__ = [
+    "BagOfEmbeddings",
     "BiLSTMClassifier",
     "KimCNN",
     "LinearBagClassifier",
@@ -220,6 +221,35 @@ def _check_hparams(who: str, dropout: float, **ints: int) -> None:
             raise ValueError(f"{who}: {name} must be a positive int, got {value!r}")
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
         raise ValueError(f"{who}: dropout must be in [0, 1), got {dropout!r}")
+
+
+class BagOfEmbeddings(nn.Module):
+    """The simplest neural text classifier (fastText's, Joulin et al. 2016): the mean of the sentence's word
+    vectors -> dropout -> linear. Word order is ignored; it trains in seconds, which makes it the model for
+    comparing optimizers and schedules."""
+
+    def __init__(
+        self,
+        vocab_size: int,
+        num_classes: int = 2,
+        emb_dim: int = 100,
+        *,
+        dropout: float = 0.0,
+        pad_idx: int = 0,
+    ) -> None:
+        super().__init__()
+        _check_hparams(
+            "BagOfEmbeddings", dropout, vocab_size=vocab_size, num_classes=num_classes, emb_dim=emb_dim
+        )
+        self.vocab_size = vocab_size
+        self.embedding = nn.Embedding(vocab_size, emb_dim, padding_idx=pad_idx)
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(emb_dim, num_classes)
+
+    def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+        """(B, T) ids, (B,) lengths -> (B, C) logits."""
+        _check_ids(x, lengths, self.vocab_size, "BagOfEmbeddings")
+        return self.fc(self.dropout(masked_mean(self.embedding(x), lengths.to(x.device))))
 
 
 class BiLSTMClassifier(nn.Module):

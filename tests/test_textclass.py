@@ -12,6 +12,7 @@ from torch import nn
 from course_utils.text import Vocab
 from course_utils.textclass import (
     NBSVM,
+    BagOfEmbeddings,
     BiLSTMClassifier,
     KimCNN,
     LinearBagClassifier,
@@ -191,7 +192,17 @@ def test_kim_cnn_matches_a_loop_and_ignores_padding():
         )
 
 
-@pytest.mark.parametrize("cls", [BiLSTMClassifier, KimCNN])
+def test_bag_of_embeddings_is_the_mean_of_word_vectors():
+    torch.manual_seed(0)
+    model = BagOfEmbeddings(len(VOCAB), 2, emb_dim=6).eval()
+    (x, lengths), _ = _batch()
+    out = model(x, lengths)
+    for b in range(4):
+        mean = model.embedding.weight[x[b, : lengths[b]]].mean(0)
+        torch.testing.assert_close(out[b], model.fc(mean))
+
+
+@pytest.mark.parametrize("cls", [BagOfEmbeddings, BiLSTMClassifier, KimCNN])
 def test_classifiers_learn_a_tiny_task(cls):
     torch.manual_seed(0)
     model = cls(len(VOCAB), 2, emb_dim=16, dropout=0.0)
@@ -206,7 +217,7 @@ def test_classifiers_learn_a_tiny_task(cls):
     assert (model(x, lengths).argmax(1) == y).all()
 
 
-@pytest.mark.parametrize("cls", [BiLSTMClassifier, KimCNN])
+@pytest.mark.parametrize("cls", [BagOfEmbeddings, BiLSTMClassifier, KimCNN])
 def test_classifiers_bad_input(cls):
     model = cls(len(VOCAB), 2, emb_dim=8)
     x, lengths = torch.tensor([[2, 3]]), torch.tensor([2])
