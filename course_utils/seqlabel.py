@@ -239,6 +239,19 @@ class BiLSTMTagger(nn.Module):
                 f"BiLSTMTagger expects words (B, T), lengths (B,) and types (B, T), got "
                 f"{tuple(words.shape)}, {tuple(lengths.shape)}, {tuple(types.shape)}; use tagger_loader"
             )
+        if words.numel() and (int(lengths.min()) < 1 or int(lengths.max()) > words.shape[1]):
+            raise ValueError(
+                f"BiLSTMTagger: lengths must be in [1, T] = [1, {words.shape[1]}], got {lengths.tolist()[:8]}"
+            )
+        if (
+            chars.dim() != 2
+            or char_lengths.shape != chars.shape[:1]
+            or (types.numel() and int(types.max()) >= len(chars))
+        ):
+            raise ValueError(
+                f"BiLSTMTagger expects chars (N, L), char_lengths (N,) and types indexing the N rows of chars, got "
+                f"{tuple(chars.shape)}, {tuple(char_lengths.shape)}, max type {int(types.max()) if types.numel() else None}"
+            )
         spelled = self.chars(chars, char_lengths)[types]  # (B, T, char_filters)
         x = self.dropout(torch.cat([self.words(words), spelled], -1))  # (B, T, word_dim + char_filters)
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)

@@ -213,6 +213,13 @@ def _check_ids(x: Tensor, lengths: Tensor, vocab_size: int, who: str) -> None:
     if not isinstance(lengths, Tensor) or lengths.shape != x.shape[:1]:
         got = tuple(lengths.shape) if isinstance(lengths, Tensor) else type(lengths).__name__
         raise ValueError(f"{who} expects lengths of shape ({x.shape[0]},), got {got}")
+    if lengths.is_floating_point() or lengths.dtype == torch.bool:
+        raise TypeError(f"{who}: lengths must be integers, got dtype {lengths.dtype}")
+    if lengths.numel() and (int(lengths.min()) < 1 or int(lengths.max()) > x.shape[1]):
+        raise ValueError(
+            f"{who}: lengths must be in [1, T] = [1, {x.shape[1]}], got min {int(lengths.min())}, "
+            f"max {int(lengths.max())}; use the lengths that came with the padded batch"
+        )
 
 
 def _check_hparams(who: str, dropout: float, **ints: int) -> None:
@@ -442,14 +449,29 @@ def ngram_matrix(
     return m, index
 
 
+def _as_matrix(X: Tensor) -> Tensor:
+    """A (N, F) feature matrix, sparse or dense, as a coalesced sparse float tensor."""
+    if not isinstance(X, Tensor) or X.dim() != 2:
+        got = tuple(X.shape) if isinstance(X, Tensor) else type(X).__name__
+        raise ValueError(f"X must be a (documents, features) matrix, e.g. from ngram_matrix, got {got}")
+    X = X.float()
+    return X.coalesce() if X.is_sparse else X.to_sparse()
+
+
+def _as_labels(y: Tensor, n: int) -> Tensor:
+    y = torch.as_tensor(y)
+    if y.shape != (n,):
+        raise ValueError(f"X has {n} rows but y has shape {tuple(y.shape)}: one 0/1 label per row")
+    if y.numel() and not set(y.unique().tolist()) <= {0, 1}:
+        raise ValueError(f"y must hold 0/1 labels, got {sorted(set(y.unique().tolist()))[:5]}")
+    return y
+
+
 def nb_log_ratios(X: Tensor, y: Tensor, alpha: float = 1.0) -> Tensor:
     """Wang & Manning's r = log((p / |p|_1) / (q / |q|_1)) with p = alpha + the feature counts of the positive
     documents (y = 1) and q the same for the negative ones: (F,), positive for n-grams of positive reviews."""
-    y = torch.as_tensor(y)
-    if X.shape[0] != y.shape[0]:
-        raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]} labels")
-    if not set(y.unique().tolist()) <= {0, 1}:
-        raise ValueError(f"y must hold 0/1 labels, got {sorted(set(y.unique().tolist()))[:5]}")
+    X = _as_matrix(X)
+    y = _as_labels(y, X.shape[0])
     if not alpha > 0:
         raise ValueError(f"alpha (the smoothing count) must be > 0, got {alpha!r}")
     pos = torch.sparse.mm(X.t(), y.float()[:, None]).to_dense().squeeze(1)
@@ -480,9 +502,8 @@ class LinearBagClassifier:
 
     def fit(self, X: Tensor, y: Tensor) -> LinearBagClassifier:
         """Fit on X (N, F) sparse or dense, y (N,) of 0/1."""
-        y = torch.as_tensor(y)
-        if X.shape[0] != y.shape[0]:
-            raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]} labels")
+        X = _as_matrix(X)
+        y = _as_labels(y, X.shape[0])
         s = y.double() * 2 - 1
         X = X.double()
         w = torch.zeros(X.shape[1], dtype=torch.float64, requires_grad=True)
@@ -504,9 +525,10 @@ class LinearBagClassifier:
         """(N,) scores w.x + b; positive means class 1."""
         if not hasattr(self, "coef_"):
             raise RuntimeError("call fit(X, y) first")
+        X = _as_matrix(X)
         if X.shape[1] != self.coef_.shape[0]:
             raise ValueError(f"X has {X.shape[1]} features, the model was fitted on {self.coef_.shape[0]}")
-        return torch.sparse.mm(X.float(), self.coef_[:, None]).squeeze(1) + self.intercept_
+        return torch.sparse.mm(X, self.coef_[:, None]).squeeze(1) + self.intercept_
 
     def predict(self, X: Tensor) -> Tensor:
         """(N,) predicted 0/1 labels."""
@@ -524,7 +546,7 @@ class NBSVM(LinearBagClassifier):
         self.beta, self.alpha = beta, alpha
 
     def _scale(self, X: Tensor) -> Tensor:
-        return (X * self.r[None, :]).coalesce() if X.is_sparse else X * self.r
+        return (_as_matrix(X) * self.r[None, :]).coalesce()
 
     def fit(self, X: Tensor, y: Tensor) -> NBSVM:
         self.r = nb_log_ratios(X, y, self.alpha)
@@ -544,6 +566,8 @@ class NBSVM(LinearBagClassifier):
 
 def accuracy_interval(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """The Wilson score interval for an accuracy of ``correct`` out of ``n`` (95 % with z = 1.96)."""
+    if not (isinstance(z, (int, float)) and not isinstance(z, bool) and 0 < z < math.inf):
+        raise ValueError(f"z must be a positive number (1.96 for 95 %), got {z!r}")
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive int, got {n!r}")
     if isinstance(correct, bool) or not isinstance(correct, int) or not 0 <= correct <= n:

@@ -151,6 +151,12 @@ def test_tagger_bad_input():
     with pytest.raises(ValueError, match="tagger_loader"):
         model(torch.zeros(2, 3, dtype=torch.long), torch.tensor([3]), torch.zeros(1, 3, dtype=torch.long),
               torch.tensor([3]), torch.zeros(2, 3, dtype=torch.long))  # fmt: skip
+    (inputs, _tags) = next(iter(tagger_loader(vocab, TRAIN, batch_size=4)))
+    words, lengths, chars, char_lengths, types = inputs
+    with pytest.raises(ValueError, match=r"\[1, T\]"):
+        model(words, lengths + 10, chars, char_lengths, types)
+    with pytest.raises(ValueError, match="chars"):
+        model(words, lengths, chars[:1], char_lengths[:1], types)
     with pytest.raises(ValueError, match="lists of words"):
         predict_tags(model, [[("The", "DT")]])
     with pytest.raises(ValueError, match=r"\(word, tag"):

@@ -229,6 +229,10 @@ def test_classifiers_bad_input(cls):
         model(torch.tensor([[2, 99]]), lengths)
     with pytest.raises(ValueError, match="lengths"):
         model(x, torch.tensor([2, 2]))
+    with pytest.raises(ValueError, match=r"\[1, T\]"):
+        model(x, torch.tensor([5]))
+    with pytest.raises(TypeError, match="integers"):
+        model(x, torch.tensor([2.0]))
     with pytest.raises(ValueError, match="dropout"):
         cls(10, 2, dropout=1.0)
     with pytest.raises(ValueError, match="emb_dim"):
@@ -323,6 +327,14 @@ def test_nbsvm_interpolates_and_separates():
         NBSVM(beta=1.5)
 
 
+def test_dense_and_sparse_matrices_give_the_same_models():
+    X, y = _toy_problem(3)
+    torch.testing.assert_close(nb_log_ratios(X, y), nb_log_ratios(X.to_dense(), y))
+    sparse, dense = NBSVM().fit(X, y), NBSVM().fit(X.to_dense(), y)
+    torch.testing.assert_close(sparse.coef_, dense.coef_, rtol=1e-4, atol=1e-5)
+    assert (sparse.predict(X.to_dense()) == dense.predict(X)).all()
+
+
 def test_linear_bag_bad_input():
     X, y = _toy_problem()
     with pytest.raises(ValueError, match="C must"):
@@ -333,8 +345,12 @@ def test_linear_bag_bad_input():
         LinearBagClassifier().predict(X)
     with pytest.raises(RuntimeError, match="fit"):
         NBSVM().predict(X)
-    with pytest.raises(ValueError, match="labels"):
+    with pytest.raises(ValueError, match="label"):
         LinearBagClassifier().fit(X, y[:-1])
+    with pytest.raises(ValueError, match="0/1"):
+        LinearBagClassifier().fit(X, y + 1)
+    with pytest.raises(ValueError, match="matrix"):
+        LinearBagClassifier().fit(X.to_dense()[0], y)
     model = LinearBagClassifier().fit(X, y)
     with pytest.raises(ValueError, match="features"):
         model.predict(X.to_dense()[:, :3].to_sparse())
@@ -355,6 +371,8 @@ def test_accuracy_interval_wilson():
         accuracy_interval(11, 10)
     with pytest.raises(ValueError, match="n must"):
         accuracy_interval(0, 0)
+    with pytest.raises(ValueError, match="z must"):
+        accuracy_interval(5, 10, z=0)
 
 
 def test_train_classifier_learns_and_restores_the_best_epoch():
