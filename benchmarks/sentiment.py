@@ -1,7 +1,7 @@
 """Sentence sentiment on rt-polarity (MR): the count baselines and the neural models of notebook 06, on the course's
 test split and by stratified 10-fold cross-validation (the way the literature scores MR).
 
-    .venv/bin/python benchmarks/sentiment.py               # test split, then 10-fold CV (about 40 minutes here)
+    .venv/bin/python benchmarks/sentiment.py               # test split, then 10-fold CV (about an hour here)
     .venv/bin/python benchmarks/sentiment.py --folds 0     # test split only
     COURSE_PROFILE=quick .venv/bin/python benchmarks/sentiment.py   # slices and one epoch, seconds
 
