@@ -26,6 +26,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from course_utils.rnn import _check_dropout, _check_positive_ints
 from course_utils.runtime import autocast_dtype
 from course_utils.tagger import TaggingScores, _score
 from course_utils.text import pad_batch
@@ -211,11 +212,8 @@ class BiLSTMTagger(nn.Module):
         word_vectors: nn.Embedding | None = None,
     ) -> None:
         super().__init__()
-        for name, value in (("word_dim", word_dim), ("char_filters", char_filters), ("hidden", hidden)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        _check_positive_ints(word_dim=word_dim, char_filters=char_filters, hidden=hidden)
+        _check_dropout(dropout)
         self.vocab = vocab
         if word_vectors is not None:
             if word_vectors.num_embeddings != len(vocab.words):

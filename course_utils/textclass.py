@@ -28,6 +28,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from course_utils.metrics import accuracy
+from course_utils.rnn import _check_dropout, _check_pad_idx, _check_positive_ints
 from course_utils.runtime import autocast_dtype
 from course_utils.text import Vocab, pad_batch
 from course_utils.train import History, fit
@@ -222,12 +224,10 @@ def _check_ids(x: Tensor, lengths: Tensor, vocab_size: int, who: str) -> None:
         )
 
 
-def _check_hparams(who: str, dropout: float, **ints: int) -> None:
-    for name, value in ints.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{who}: {name} must be a positive int, got {value!r}")
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-        raise ValueError(f"{who}: dropout must be in [0, 1), got {dropout!r}")
+def _check_hparams(dropout: float, vocab_size: int, pad_idx: int, **ints: int) -> None:
+    _check_positive_ints(vocab_size=vocab_size, **ints)
+    _check_dropout(dropout)
+    _check_pad_idx(pad_idx, vocab_size)
 
 
 class BagOfEmbeddings(nn.Module):
@@ -245,9 +245,7 @@ class BagOfEmbeddings(nn.Module):
         pad_idx: int = 0,
     ) -> None:
         super().__init__()
-        _check_hparams(
-            "BagOfEmbeddings", dropout, vocab_size=vocab_size, num_classes=num_classes, emb_dim=emb_dim
-        )
+        _check_hparams(dropout, vocab_size, pad_idx, num_classes=num_classes, emb_dim=emb_dim)
         self.vocab_size = vocab_size
         self.embedding = nn.Embedding(vocab_size, emb_dim, padding_idx=pad_idx)
         self.dropout = nn.Dropout(dropout)
@@ -282,7 +280,7 @@ class BiLSTMClassifier(nn.Module):
         pack: bool = True,
     ) -> None:
         super().__init__()
-        _check_hparams("BiLSTMClassifier", dropout, vocab_size=vocab_size, num_classes=num_classes,
+        _check_hparams(dropout, vocab_size, pad_idx, num_classes=num_classes,
                        emb_dim=emb_dim, hidden=hidden, layers=layers)  # fmt: skip
         if pooling not in ("last", "mean", "max", "meanmax"):
             raise ValueError(f"pooling must be 'last', 'mean', 'max' or 'meanmax', got {pooling!r}")
@@ -330,7 +328,7 @@ class KimCNN(nn.Module):
         pad_idx: int = 0,
     ) -> None:
         super().__init__()
-        _check_hparams("KimCNN", dropout, vocab_size=vocab_size, num_classes=num_classes, emb_dim=emb_dim,
+        _check_hparams(dropout, vocab_size, pad_idx, num_classes=num_classes, emb_dim=emb_dim,
                        filters=filters, **{f"widths[{i}]": w for i, w in enumerate(widths)})  # fmt: skip
         if not widths:
             raise ValueError("KimCNN needs at least one filter width, e.g. widths=(3, 4, 5)")
@@ -386,7 +384,7 @@ def review_vectors(
 
 
 def _accuracy(logits: Tensor, y: Tensor) -> float:
-    return float((logits.argmax(-1) == y).float().mean())
+    return accuracy(logits.argmax(-1), y)
 
 
 def train_classifier(

@@ -237,6 +237,8 @@ def test_classifiers_bad_input(cls):
         cls(10, 2, dropout=1.0)
     with pytest.raises(ValueError, match="emb_dim"):
         cls(10, 2, emb_dim=0)
+    with pytest.raises(ValueError, match="pad_idx"):
+        cls(10, 2, pad_idx=10)
 
 
 def test_bilstm_and_cnn_options_are_checked():
