@@ -394,10 +394,15 @@ def char_ngrams(word: str, min_n: int = 3, max_n: int = 6) -> list[str]:
 
 
 class FastText(SkipGram):
-    """fastText's skip-gram: a word's input vector is the mean of its own vector and the vectors of its
-    character n-grams (3-6 by default), each n-gram stored in one of ``buckets`` rows chosen by its hash.
-    Output vectors are per word, as in :class:`SkipGram`. ``vector(word)`` works for any word: one never seen
-    in training gets the mean of its n-gram vectors."""
+    """fastText's skip-gram: a word's vector is built from its own row and the rows of its character n-grams
+    (3-6 by default), each n-gram stored in one of ``buckets`` rows chosen by its hash. Output vectors are per
+    word, as in :class:`SkipGram`.
+
+    Two details follow gensim, the peer the course compares with: in training, the input vector h of a word
+    with n n-grams is (own row + sum of n-gram rows) / n (gensim divides by the n-gram count; fastText's C++
+    code by n + 1), and every row starts uniform in +-1/d. The vectors handed out (:meth:`word_vectors`,
+    :meth:`vector`) are the plain mean of the rows, as both libraries hand them out; ``vector(word)`` works for
+    any word: one never seen in training gets the mean of its n-gram vectors."""
 
     def __init__(
         self, vocab: Vocab, dim: int = 100, *, min_n: int = 3, max_n: int = 6, buckets: int = 200_000
@@ -406,9 +411,9 @@ class FastText(SkipGram):
         super().__init__(len(vocab), dim)
         self.vocab, self.min_n, self.max_n, self.buckets = vocab, min_n, max_n, buckets
         # One table: rows 0..V-1 are words, rows V.. the n-gram buckets (initialised like the words).
-        self.inp = nn.EmbeddingBag(len(vocab) + buckets, dim, mode="mean")
+        self.inp = nn.EmbeddingBag(len(vocab) + buckets, dim, mode="sum")
         with torch.no_grad():
-            self.inp.weight.uniform_(-0.5 / dim, 0.5 / dim)
+            self.inp.weight.uniform_(-1 / dim, 1 / dim)
         pieces = [self.subword_ids(w, known=True) for w in vocab.itos]
         self.register_buffer(
             "piece_ids", torch.tensor([i for p in pieces for i in p], dtype=torch.long), persistent=False
@@ -432,10 +437,12 @@ class FastText(SkipGram):
         return flat, offsets, lengths
 
     def centre_vectors(self, centres: Tensor) -> Tensor:
+        """h in training (B, d): (own row + n-gram rows) / n, n the word's n-gram count (gensim's choice)."""
         # Skip-gram pairs come grouped by centre word: build each run's vector once (as fastText does).
         words, inverse = torch.unique_consecutive(centres, return_inverse=True)
-        flat, offsets, _ = self._pieces(words)
-        return self.inp(flat, offsets)[inverse]  # one EmbeddingBag call averages each word's rows
+        flat, offsets, lengths = self._pieces(words)
+        n_grams = (lengths - 1).clamp(min=1).unsqueeze(1)  # (B', 1); rows = own + n-grams
+        return (self.inp(flat, offsets) / n_grams)[inverse]  # one EmbeddingBag call sums each word's rows
 
     def update_inputs(self, inputs: Tensor, delta: Tensor) -> None:
         words, inverse = torch.unique_consecutive(inputs, return_inverse=True)
@@ -445,17 +452,16 @@ class FastText(SkipGram):
         self.inp.weight.index_add_(0, flat, torch.repeat_interleave(per_word, lengths, dim=0))
 
     def word_vectors(self) -> Tensor:
-        """(V, d): every vocabulary word's input vector (its own row and its n-grams, averaged)."""
+        """(V, d): every vocabulary word's vector, the mean of its own row and its n-grams' rows."""
         with torch.no_grad():
-            return torch.cat(
-                [self.centre_vectors(chunk) for chunk in torch.arange(self.vocab_size).split(4096)]
-            )
+            flat, offsets, lengths = self._pieces(torch.arange(self.vocab_size))
+            return self.inp(flat, offsets) / lengths.unsqueeze(1)
 
     def vector(self, word: str) -> Tensor:
         """(d,) for any word, in the vocabulary or not (then from its character n-grams alone)."""
         rows = torch.tensor(self.subword_ids(word))
         with torch.no_grad():
-            return self.inp(rows[None]).squeeze(0)
+            return self.inp(rows[None]).squeeze(0) / len(rows)
 
 
 # --------------------------------------------------------------------------- training word2vec and fastText

@@ -284,7 +284,33 @@ def test_fasttext_vectors_in_and_out_of_vocabulary() -> None:
     unseen = model.subword_ids("cats")
     assert all(r >= len(model.vocab) for r in unseen)  # only n-gram rows
     torch.testing.assert_close(model.vector("cats"), w[unseen].mean(0))
-    torch.testing.assert_close(model.centre_vectors(torch.tensor([2, 0, 2])), model.word_vectors()[[2, 0, 2]])
+    # in training h divides the summed rows by the n-gram count, as gensim's fasttext_inner does
+    ids = torch.tensor([2, 0, 2])
+    expected = torch.stack([w[model.subword_ids(model.vocab.itos[int(i)])].sum(0) for i in ids])
+    expected /= torch.tensor([len(model.subword_ids(model.vocab.itos[int(i)])) - 1 for i in ids]).unsqueeze(1)
+    torch.testing.assert_close(model.centre_vectors(ids), expected)
+    assert w.abs().max() <= 1 / w.shape[1]  # gensim's initialisation, +-1/d
+
+
+def test_fasttext_training_input_matches_gensim() -> None:
+    """gensim's training input vector for a word: (own row + n-gram rows) / n-gram count."""
+    gensim = pytest.importorskip("gensim")
+    sentences = [["the", "cat", "sat", "on", "the", "mat"], ["a", "dog", "sat", "on", "a", "log"]] * 3
+    peer = gensim.models.FastText(
+        sentences, vector_size=4, min_count=1, min_n=2, max_n=3, bucket=50, epochs=1
+    )
+    vocab = Vocab.build(sentences, min_freq=1, specials=())
+    ours = FastText(vocab, 4, min_n=2, max_n=3, buckets=50)
+    with torch.no_grad():  # copy gensim's rows into our table
+        for word in vocab.itos:
+            ours.inp.weight[vocab[word]] = torch.from_numpy(peer.wv.vectors_vocab[peer.wv.key_to_index[word]])
+        ours.inp.weight[len(vocab) :] = torch.from_numpy(peer.wv.vectors_ngrams)
+    for word in ("cat", "on", "a"):
+        buckets = peer.wv.buckets_word[peer.wv.key_to_index[word]]
+        rows = peer.wv.vectors_vocab[peer.wv.key_to_index[word]] + peer.wv.vectors_ngrams[buckets].sum(0)
+        h = torch.from_numpy(rows / max(len(buckets), 1))
+        torch.testing.assert_close(ours.centre_vectors(torch.tensor([vocab[word]])).squeeze(0), h)
+        torch.testing.assert_close(ours.vector(word), torch.tensor(peer.wv[word]))  # handed-out vector
 
 
 def test_cooccurrence_equals_brute_force() -> None:
