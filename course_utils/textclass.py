@@ -95,32 +95,49 @@ def review_loader(
     batch_size: int = 50,
     *,
     shuffle: bool = False,
+    bucket: bool = False,
     seed: int = 0,
     pad_idx: int = 0,
 ) -> _ReviewLoader:
     """Batches ``((x (B, T), lengths (B,)), y (B,))`` of encoded reviews; with ``shuffle`` a new order each
-    pass (seeded, so two runs see the same batches)."""
+    pass (seeded, so two runs see the same batches). ``bucket=True`` (with ``shuffle``) batches reviews of
+    similar length: each pool of 50 batches' worth of shuffled reviews is sorted by length and cut into batches,
+    and the batches are shuffled, so a batch holds little padding and an RNN takes fewer steps per batch."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     if not examples:
         raise ValueError("review_loader got no examples")
-    return _ReviewLoader(list(examples), batch_size, shuffle, seed, pad_idx)
+    if bucket and not shuffle:
+        raise ValueError("bucket=True reorders the batches of a shuffled pass; pass shuffle=True with it")
+    return _ReviewLoader(list(examples), batch_size, shuffle, seed, pad_idx, bucket)
 
 
 class _ReviewLoader:
-    def __init__(self, examples: list, batch_size: int, shuffle: bool, seed: int, pad_idx: int) -> None:
+    def __init__(
+        self, examples: list, batch_size: int, shuffle: bool, seed: int, pad_idx: int, bucket: bool = False
+    ) -> None:
         self.examples, self.batch_size, self.shuffle, self.pad_idx = examples, batch_size, shuffle, pad_idx
+        self.bucket = bucket
         self.gen = torch.Generator().manual_seed(seed)
 
     def __len__(self) -> int:
         return -(-len(self.examples) // self.batch_size)
 
+    def _batches(self) -> list[list[int]]:
+        n, size = len(self.examples), self.batch_size
+        order = torch.randperm(n, generator=self.gen).tolist() if self.shuffle else list(range(n))
+        if not self.bucket:
+            return [order[i : i + size] for i in range(0, n, size)]
+        pool = 50 * size
+        batches = []
+        for p in range(0, n, pool):
+            chunk = sorted(order[p : p + pool], key=lambda j: len(self.examples[j][0]))
+            batches += [chunk[i : i + size] for i in range(0, len(chunk), size)]
+        return [batches[i] for i in torch.randperm(len(batches), generator=self.gen).tolist()]
+
     def __iter__(self) -> Iterator[tuple[tuple[Tensor, Tensor], Tensor]]:
-        n = len(self.examples)
-        order = torch.randperm(n, generator=self.gen).tolist() if self.shuffle else range(n)
-        order = list(order)
-        for i in range(0, n, self.batch_size):
-            batch = [self.examples[j] for j in order[i : i + self.batch_size]]
+        for indices in self._batches():
+            batch = [self.examples[j] for j in indices]
             x, lengths = pad_batch([ids for ids, _ in batch], self.pad_idx)
             yield (x, lengths), torch.tensor([y for _, y in batch], dtype=torch.long)
 
@@ -397,18 +414,20 @@ def train_classifier(
     batch_size: int = 50,
     weight_decay: float = 0.0,
     patience: int | None = 3,
+    bucket: bool = True,
     seed: int = 0,
     progress: bool = True,
 ) -> History:
     """Notebook 06's recipe for the neural sentiment models: AdamW (``weight_decay`` decoupled), cross-entropy,
-    shuffled batches of ``batch_size`` encoded reviews, validation accuracy after every epoch, early stopping
+    shuffled batches of ``batch_size`` encoded reviews (of similar length with ``bucket``, see
+    :func:`review_loader`), validation accuracy after every epoch, early stopping
     after ``patience`` epochs without improvement and the best epoch's weights restored; bfloat16 autocast
     where the CPU supports it. Frozen parameters (``requires_grad=False``) are left out of the optimizer."""
     torch.manual_seed(seed)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     device = next(model.parameters()).device
-    return fit(model, optimizer, nn.CrossEntropyLoss(), review_loader(train, batch_size, shuffle=True, seed=seed),
+    return fit(model, optimizer, nn.CrossEntropyLoss(), review_loader(train, batch_size, shuffle=True, bucket=bucket, seed=seed),
                review_loader(val, 500), epochs=epochs, metrics={"accuracy": _accuracy}, monitor="val_accuracy",
                mode="max", patience=patience, autocast_dtype=autocast_dtype(device), progress=progress)  # fmt: skip
 

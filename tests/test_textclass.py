@@ -83,6 +83,24 @@ def test_review_loader_shuffles_reproducibly():
         review_loader([], 2)
 
 
+def test_review_loader_buckets_by_length():
+    torch.manual_seed(0)
+    data = [(torch.randint(2, 9, (int(n),)), int(n) % 2) for n in torch.randint(1, 40, (1000,))]
+    plain = list(review_loader(data, 10, shuffle=True, seed=0))
+    bucketed = list(review_loader(data, 10, shuffle=True, bucket=True, seed=0))
+    assert len(bucketed) == len(plain) == 100
+    seen = sorted(tuple(x[i, :n].tolist()) for (x, lengths), _ in bucketed for i, n in enumerate(lengths))
+    assert seen == sorted(tuple(ids.tolist()) for ids, _ in data)  # every review once, intact
+    padding = [float((x.shape[1] - lengths).sum()) for (x, lengths), _ in plain]
+    padding_bucketed = [float((x.shape[1] - lengths).sum()) for (x, lengths), _ in bucketed]
+    assert sum(padding_bucketed) < 0.1 * sum(padding)
+    order = [y.tolist() for _, y in bucketed]
+    assert order == [y.tolist() for _, y in review_loader(data, 10, shuffle=True, bucket=True, seed=0)]
+    assert order != [y.tolist() for _, y in review_loader(data, 10, shuffle=True, bucket=True, seed=1)]
+    with pytest.raises(ValueError, match="shuffle=True"):
+        review_loader(data, 10, bucket=True)
+
+
 def test_kfold_indices_partition_and_stratify():
     labels = ["pos"] * 53 + ["neg"] * 47
     folds = kfold_indices(labels, k=10, seed=3)
