@@ -8,8 +8,9 @@ test split and by stratified 10-fold cross-validation (the way the literature sc
 Models: majority class; logistic regression and NBSVM (Wang & Manning 2012) on binary uni+bigrams; Kim's CNN
 and the BiLSTM classifier (max pooling) with random word vectors and with skip-gram vectors by notebook 03's
 recipe trained on notebook 03's corpus plus the training reviews (``review_vectors``; no external vectors);
-and the ensemble of the last two (mean of their probabilities). The neural models keep 10 % of their training
-data for early stopping. In cross-validation the vectors are retrained for each fold on that fold's training
+the ensemble of the last two (mean of their probabilities); and that ensemble mixed half and half with NBSVM,
+whose scores become probabilities by Platt scaling on the held-out 10 % (``nbsvm_mixture``: neural and count
+models together, not a neural model). The neural models keep 10 % of their training data for early stopping. In cross-validation the vectors are retrained for each fold on that fold's training
 reviews, so no held-out review is ever seen. Prints ``name: value`` lines, last ``accuracy_test``,
 ``accuracy_cv_mean``, ``accuracy_cv_std`` and ``train_seconds``: the ensemble's (the best neural model).
 """
@@ -37,6 +38,7 @@ from course_utils.textclass import (
     encode_reviews,
     kfold_indices,
     ngram_matrix,
+    platt_scaling,
     review_loader,
     review_vectors,
     tokenize_review,
@@ -103,6 +105,13 @@ def neural_models(train: Items, test: Items, *, seed: int, epochs: int, quick: b
         out[name] = float((probs[name].argmax(1) == y).float().mean())
     ensemble = (probs["cnn_vectors"] + probs["bilstm_vectors"]) / 2
     out["ensemble"] = float((ensemble.argmax(1) == y).float().mean())
+    X, index = ngram_matrix([tokenize_review(s) for s, _ in fit_items], 2)
+    Xv, _ = ngram_matrix([tokenize_review(s) for s, _ in val_items], 2, index)
+    Xt, _ = ngram_matrix([tokenize_review(s) for s, _ in test], 2, index)
+    nbsvm = NBSVM(C=1.0).fit(X, torch.tensor([label for _, label in fit_data]))
+    a, b = platt_scaling(nbsvm.decision_function(Xv), torch.tensor([label for _, label in val_data]))
+    mixture = (ensemble[:, 1] + torch.sigmoid(a * nbsvm.decision_function(Xt) + b)) / 2
+    out["nbsvm_mixture"] = float(((mixture > 0.5).long() == y).float().mean())
     out["ensemble_seconds"] = vector_seconds + seconds["cnn_vectors"] + seconds["bilstm_vectors"]
     return out
 

@@ -11,7 +11,8 @@
 * Count-based baselines on bags of n-grams: :func:`ngram_matrix` (a sparse binary document-by-n-gram matrix),
   :func:`nb_log_ratios`, :class:`LinearBagClassifier` (logistic regression or an L2-loss SVM, fitted by L-BFGS),
   and :class:`NBSVM` (Wang & Manning 2012).
-* :func:`accuracy_interval`: a Wilson confidence interval for an accuracy.
+* :func:`platt_scaling`: turns a classifier's scores into probabilities (fitted on validation data), so that a
+  count model and neural models can be averaged; :func:`accuracy_interval`: a Wilson confidence interval.
 
 Shape legend: B batch, T time (words), H hidden size, V vocabulary, d embedding size, C classes, F features.
 """
@@ -49,6 +50,7 @@ __all__ = [
     "nb_log_ratios",
     "review_vectors",
     "ngram_matrix",
+    "platt_scaling",
     "review_loader",
     "tokenize_review",
     "train_classifier",
@@ -579,6 +581,39 @@ class NBSVM(LinearBagClassifier):
 
 
 # --------------------------------------------------------------------------------------------- evaluation
+
+
+def platt_scaling(scores: Tensor, y: Tensor, max_iter: int = 100) -> tuple[float, float]:
+    """Platt (1999): the ``(a, b)`` for which sigmoid(a * score + b) best predicts the 0/1 labels ``y``
+    (maximum likelihood, by L-BFGS). Fit it on held-out scores (e.g. ``NBSVM.decision_function`` on the
+    validation split); sigmoid(a * s + b) is then a probability of class 1 that can be averaged with a
+    neural model's softmax."""
+    if not isinstance(scores, Tensor) or scores.dim() != 1 or not scores.numel():
+        got = tuple(scores.shape) if isinstance(scores, Tensor) else type(scores).__name__
+        raise ValueError(f"scores must be a non-empty 1-D tensor, one score per example, got {got}")
+    if not torch.isfinite(scores).all():
+        raise ValueError("scores contain NaN or inf; check the classifier that produced them")
+    y = _as_labels(y, scores.shape[0])
+    if y.min() == y.max():
+        raise ValueError("y holds one class only: Platt scaling needs examples of both classes")
+    s, t = scores.double(), y.double()
+    lo, hi = s[y == 0], s[y == 1]
+    if lo.max() < hi.min() or hi.max() < lo.min():
+        raise ValueError("the scores separate the two classes perfectly, so no finite (a, b) is most likely; "
+                         "fit on held-out scores (not the training set's) or on more examples")  # fmt: skip
+    ab = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([ab], lr=1, max_iter=max_iter, tolerance_grad=1e-10, tolerance_change=1e-14,
+                            line_search_fn="strong_wolfe")  # fmt: skip
+
+    def closure() -> Tensor:
+        opt.zero_grad()
+        loss = F.binary_cross_entropy_with_logits(ab[0] * s + ab[1], t)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    a, b = ab.detach().tolist()
+    return a, b
 
 
 def accuracy_interval(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:

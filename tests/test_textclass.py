@@ -24,6 +24,7 @@ from course_utils.textclass import (
     masked_mean,
     nb_log_ratios,
     ngram_matrix,
+    platt_scaling,
     review_loader,
     review_vectors,
     tokenize_review,
@@ -345,6 +346,42 @@ def test_nbsvm_interpolates_and_separates():
     assert (model.predict(X) == y).float().mean() > 0.85
     with pytest.raises(ValueError, match="beta"):
         NBSVM(beta=1.5)
+
+
+def test_platt_scaling_matches_scikit_learn_logistic_regression():
+    from sklearn.linear_model import LogisticRegression
+
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 2, (400,), generator=g)
+    scores = 1.5 * (y.float() * 2 - 1) + torch.randn(400, generator=g) * 2 + 0.3
+    a, b = platt_scaling(scores, y)
+    ref = LogisticRegression(C=1e12, tol=1e-12, max_iter=10_000).fit(
+        scores[:, None].double().numpy(), y.numpy()
+    )
+    assert a == pytest.approx(ref.coef_[0, 0], rel=1e-4)
+    assert b == pytest.approx(ref.intercept_[0], abs=1e-4)
+    assert a > 0  # higher score, more likely class 1
+    # the fitted probabilities are calibrated in the mean: they sum to the number of positives
+    p = torch.sigmoid(a * scores.double() + b)
+    assert p.sum().item() == pytest.approx(y.sum().item(), rel=1e-5)
+
+
+def test_platt_scaling_bad_input():
+    y = torch.tensor([0, 1, 0, 1])
+    with pytest.raises(ValueError, match="1-D"):
+        platt_scaling(torch.zeros(4, 1), y)
+    with pytest.raises(ValueError, match="1-D"):
+        platt_scaling(torch.zeros(0), y[:0])
+    with pytest.raises(ValueError, match="NaN"):
+        platt_scaling(torch.tensor([0.1, float("nan"), 0.3, 0.2]), y)
+    with pytest.raises(ValueError, match="one 0/1 label per row"):
+        platt_scaling(torch.tensor([0.1, 0.5, 0.3]), y)
+    with pytest.raises(ValueError, match="0/1"):
+        platt_scaling(torch.tensor([0.1, 0.5, 0.3, 0.2]), torch.tensor([0, 2, 0, 1]))
+    with pytest.raises(ValueError, match="one class"):
+        platt_scaling(torch.tensor([0.1, 0.5, 0.3, 0.2]), torch.ones(4, dtype=torch.long))
+    with pytest.raises(ValueError, match="separate"):
+        platt_scaling(torch.tensor([-1.0, 1.0, -2.0, 2.0]), y)
 
 
 def test_dense_and_sparse_matrices_give_the_same_models():
