@@ -107,8 +107,21 @@ def review_loader(
     and the batches are shuffled, so a batch holds little padding and an RNN takes fewer steps per batch."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    for name, flag in (("shuffle", shuffle), ("bucket", bucket)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be True or False, got {flag!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, got {seed!r}")
     if not examples:
         raise ValueError("review_loader got no examples")
+    for i, example in enumerate(examples):
+        ok = isinstance(example, (tuple, list)) and len(example) == 2
+        ids, label = example if ok else (None, None)
+        if not (ok and isinstance(ids, Tensor) and ids.dim() == 1 and ids.numel() > 0
+                and not ids.is_floating_point() and not ids.is_complex()
+                and isinstance(label, int) and not isinstance(label, bool)):  # fmt: skip
+            raise TypeError(f"examples[{i}] must be (ids, label): a non-empty 1-D integer tensor and an int class "
+                            f"index, as encode_reviews returns; got {example!r:.80}")  # fmt: skip
     if bucket and not shuffle:
         raise ValueError("bucket=True reorders the batches of a shuffled pass; pass shuffle=True with it")
     return _ReviewLoader(list(examples), batch_size, shuffle, seed, pad_idx, bucket)

@@ -82,6 +82,22 @@ def test_review_loader_shuffles_reproducibly():
         review_loader(data, 0)
     with pytest.raises(ValueError, match="no examples"):
         review_loader([], 2)
+    with pytest.raises(TypeError, match="bucket must be True or False"):
+        review_loader(data, 2, shuffle=True, bucket="yes")
+    with pytest.raises(TypeError, match="shuffle must be True or False"):
+        review_loader(data, 2, shuffle=1)
+    with pytest.raises(TypeError, match="seed"):
+        review_loader(data, 2, seed=1.5)
+    for bad in [
+        ("a good film", 1),
+        (torch.tensor([1.0, 2.0]), 1),
+        (torch.tensor([], dtype=torch.long), 0),
+        (torch.tensor([[1, 2]]), 0),
+        (torch.tensor([1, 2]), "pos"),
+        (torch.tensor([1, 2]),),
+    ]:
+        with pytest.raises(TypeError, match=r"examples\[1\] must be \(ids, label\)"):
+            review_loader([data[0], bad], 2)
 
 
 def test_review_loader_buckets_by_length():
