@@ -19,6 +19,7 @@ Shape legend: B batch (sentences), T time (words), N distinct words in a batch, 
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterator, Sequence
 
@@ -47,29 +48,82 @@ PAD, UNK, BOW, EOW = "<pad>", "<unk>", "<w>", "</w>"
 MAX_WORD_CHARS = 30  # longer words keep their first 30 characters (a handful of URLs and number strings)
 
 
-def _check_sentences(sentences: Sequence, tagged: bool) -> None:
+def _check_sentences(
+    sentences: Sequence, tagged: bool, name: str = "sentences", empty_ok: bool = True
+) -> None:
     if isinstance(sentences, str) or not isinstance(sentences, Sequence):
-        raise TypeError(f"sentences must be a list of sentences, got {type(sentences).__name__}")
+        raise TypeError(f"{name} must be a list of sentences, got {type(sentences).__name__}")
+    if not empty_ok and not sentences:
+        raise ValueError(f"{name} is empty: pass at least one sentence")
     for i, sent in enumerate(sentences):
         if isinstance(sent, str) or not isinstance(sent, Sequence) or not sent:
-            raise ValueError(f"sentences[{i}] must be a non-empty list of tokens, got {sent!r:.60}")
+            raise ValueError(f"{name}[{i}] must be a non-empty list of tokens, got {sent!r:.60}")
         for token in sent:
             if tagged and not (
-                isinstance(token, (tuple, list)) and len(token) >= 2 and isinstance(token[0], str)
+                isinstance(token, (tuple, list))
+                and len(token) >= 2
+                and isinstance(token[0], str)
+                and isinstance(token[1], str)
             ):
                 raise ValueError(
-                    f"sentences[{i}] holds {token!r:.40}; tagged sentences are lists of (word, tag, ...) "
-                    f"tuples, as load_conll2000 returns"
+                    f"{name}[{i}] holds {token!r:.40}; tagged sentences are lists of (word, tag, ...) "
+                    f"tuples of str, as load_conll2000 returns"
                 )
             if not tagged and not isinstance(token, str):
-                raise ValueError(f"sentences[{i}] holds {token!r:.40}; pass lists of words (str)")
+                raise ValueError(f"{name}[{i}] holds {token!r:.40}; pass lists of words (str)")
+
+
+def _check_tokens(tokens: Sequence[str], name: str, who: str) -> None:
+    """A list of str (one sentence's words or tags), not one str and not a list of something else."""
+    if isinstance(tokens, str) or not isinstance(tokens, Sequence):
+        raise TypeError(
+            f"{who} expects a list of {name} (str), got {type(tokens).__name__}"
+            + ("; split the sentence first, e.g. text.split()" if isinstance(tokens, str) else "")
+        )
+    for t, token in enumerate(tokens):
+        if not isinstance(token, str):
+            raise TypeError(f"{who}: {name}[{t}] is {token!r:.40}, not a str")
+
+
+def _is_int_dtype(x: Tensor) -> bool:
+    return not (x.is_floating_point() or x.is_complex() or x.dtype == torch.bool)
+
+
+def _check_id_batch(
+    ids: Tensor, lengths: Tensor, size: int, who: str, names: tuple[str, str], hint: str
+) -> None:
+    """ids (B, T) integers in [0, size), lengths (B,) integers in [1, T], B >= 1 (cheap, vectorised)."""
+    x, n = names
+    if not isinstance(ids, Tensor) or ids.dim() != 2:
+        got = tuple(ids.shape) if isinstance(ids, Tensor) else type(ids).__name__
+        raise ValueError(f"{who} expects {x} of shape (B, T), got {got}; {hint}")
+    if not _is_int_dtype(ids):
+        raise TypeError(f"{who} expects integer {x} ids (torch.long), got dtype {ids.dtype}; {hint}")
+    if not ids.shape[0]:
+        raise ValueError(f"{who} got an empty batch ({x} of shape {tuple(ids.shape)}); pass at least one row")
+    if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= size):
+        raise ValueError(
+            f"{who}: {x} ids must be in [0, {size}), got min {int(ids.min())}, max {int(ids.max())}; "
+            f"encode them with the TaggerVocab the model was built from"
+        )
+    if not isinstance(lengths, Tensor) or lengths.shape != ids.shape[:1]:
+        got = tuple(lengths.shape) if isinstance(lengths, Tensor) else type(lengths).__name__
+        raise ValueError(
+            f"{who} expects {n} of shape ({ids.shape[0]},), one per row of {x}, got {got}; {hint}"
+        )
+    if not _is_int_dtype(lengths):
+        raise TypeError(f"{who}: {n} must be integers, got dtype {lengths.dtype}")
+    if int(lengths.min()) < 1 or int(lengths.max()) > ids.shape[1]:
+        raise ValueError(
+            f"{who}: {n} must be in [1, T] = [1, {ids.shape[1]}], got {lengths.tolist()[:8]}; {hint}"
+        )
 
 
 class TaggerVocab:
     """The words (lower-cased), characters and tags of the training sentences ``[(word, tag, ...), ...]``."""
 
     def __init__(self, train: Sequence[Sequence[tuple[str, ...]]]) -> None:
-        _check_sentences(train, tagged=True)
+        _check_sentences(train, tagged=True, name="train", empty_ok=False)
         counts = Counter(tok[0] for sent in train for tok in sent)
         lower = Counter(w.lower() for w in counts.elements())
         self.known = set(counts)  # words seen in training, as written (the HMM's definition of "known")
@@ -83,15 +137,19 @@ class TaggerVocab:
 
     def word_ids(self, words: Sequence[str]) -> Tensor:
         """(T,) ids of the lower-cased words; unseen ones are ``<unk>`` (1)."""
+        _check_tokens(words, "words", "word_ids")
         return torch.tensor([self.word_index.get(w.lower(), 1) for w in words], dtype=torch.long)
 
     def char_ids(self, word: str) -> Tensor:
         """(L,) ids of ``<w>``, the word's characters (unseen ones ``<unk>``) and ``</w>``."""
+        if not isinstance(word, str):
+            raise TypeError(f"char_ids expects one word (a str), got {type(word).__name__}")
         inner = [self.char_index.get(c, 1) for c in word[:MAX_WORD_CHARS]]
         return torch.tensor([2, *inner, 3], dtype=torch.long)
 
     def tag_ids(self, tags: Sequence[str]) -> Tensor:
         """(T,) tag ids; a tag never seen in training is an error."""
+        _check_tokens(tags, "tags", "tag_ids")
         unknown = [t for t in tags if t not in self.tag_index]
         if unknown:
             raise ValueError(
@@ -153,11 +211,23 @@ def tagger_loader(
     """Batches ``((words, lengths, chars, char_lengths, types), tags)`` of tagged sentences, sentences of
     similar length together; tags (B, T) are padded with -100 (ignored by the loss). ``shuffle`` reorders the
     batches each pass; ``unk_replace`` is the word-dropout probability for words seen once in training."""
-    _check_sentences(sentences, tagged=True)
+    if not isinstance(vocab, TaggerVocab):
+        raise TypeError(
+            f"vocab must be a TaggerVocab (built from the training sentences), got {type(vocab).__name__}"
+        )
+    _check_sentences(sentences, tagged=True, empty_ok=False)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    if not 0 <= unk_replace <= 1:
+    if (
+        isinstance(unk_replace, bool)
+        or not isinstance(unk_replace, (int, float))
+        or not 0 <= unk_replace <= 1
+    ):
         raise ValueError(f"unk_replace is a probability in [0, 1], got {unk_replace!r}")
+    if not isinstance(shuffle, bool):
+        raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, got {seed!r}")
     return _TaggerLoader(vocab, sentences, batch_size, shuffle, unk_replace, seed)
 
 
@@ -169,10 +239,35 @@ class TokenCrossEntropy(nn.CrossEntropyLoss):
         super().__init__(ignore_index=-100)
 
     def forward(self, logits: Tensor, tags: Tensor) -> Tensor:
+        if not isinstance(logits, Tensor) or not isinstance(tags, Tensor):
+            raise TypeError(
+                f"TokenCrossEntropy expects tensors logits (B, T, C) and tags (B, T), got "
+                f"{type(logits).__name__} and {type(tags).__name__}"
+            )
         if logits.dim() != 3 or tags.shape != logits.shape[:2]:
             raise ValueError(
                 f"TokenCrossEntropy expects logits (B, T, C) and tags (B, T), got {tuple(logits.shape)} and "
                 f"{tuple(tags.shape)}"
+            )
+        if not logits.is_floating_point():
+            raise TypeError(
+                f"TokenCrossEntropy: logits must be floating-point scores, got dtype {logits.dtype}"
+            )
+        if not _is_int_dtype(tags):
+            raise TypeError(
+                f"TokenCrossEntropy: tags must be integer tag ids (torch.long), got dtype {tags.dtype}"
+            )
+        C, real = logits.shape[-1], tags != self.ignore_index
+        if not real.any():
+            raise ValueError(
+                "TokenCrossEntropy: every tag is -100 (padding), so there is no token to score; "
+                "pass a batch with at least one real tag"
+            )
+        if (real & ((tags < 0) | (tags >= C))).any():
+            bad = tags[real & ((tags < 0) | (tags >= C))]
+            raise ValueError(
+                f"TokenCrossEntropy: tags must be in [0, C) = [0, {C}) or -100 for padding, got "
+                f"{bad.unique().tolist()[:5]}; was the model built with the TaggerVocab that encoded the tags?"
             )
         return super().forward(logits.float().reshape(-1, logits.shape[-1]), tags.reshape(-1))
 
@@ -185,11 +280,15 @@ class CharCNN(nn.Module):
         self, n_chars: int, char_dim: int = 30, filters: int = 50, width: int = 3, dropout: float = 0.33
     ):
         super().__init__()
+        _check_positive_ints(n_chars=n_chars, char_dim=char_dim, filters=filters, width=width)
+        _check_dropout(dropout)
         self.embedding = nn.Embedding(n_chars, char_dim, padding_idx=0)
         self.conv = nn.Conv1d(char_dim, filters, width, padding=width // 2)
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, chars: Tensor, lengths: Tensor) -> Tensor:
+        _check_id_batch(chars, lengths, self.embedding.num_embeddings, "CharCNN", ("chars", "lengths"),
+                        "each row is one word's character ids, lengths its real characters")  # fmt: skip
         e = self.dropout(self.embedding(chars)).transpose(1, 2)  # (N, char_dim, L)
         h = self.conv(e)[..., : chars.shape[1]]  # (N, filters, L)
         real = torch.arange(chars.shape[1], device=chars.device)[None, :] < lengths.to(chars.device)[:, None]
@@ -212,10 +311,19 @@ class BiLSTMTagger(nn.Module):
         word_vectors: nn.Embedding | None = None,
     ) -> None:
         super().__init__()
+        if not isinstance(vocab, TaggerVocab):
+            raise TypeError(
+                f"vocab must be a TaggerVocab (built from the training sentences), got {type(vocab).__name__}"
+            )
         _check_positive_ints(word_dim=word_dim, char_filters=char_filters, hidden=hidden)
         _check_dropout(dropout)
         self.vocab = vocab
         if word_vectors is not None:
+            if not isinstance(word_vectors, nn.Embedding):
+                raise TypeError(
+                    f"word_vectors must be an nn.Embedding (e.g. from pretrained_embedding), got "
+                    f"{type(word_vectors).__name__}; wrap a (V, d) tensor with nn.Embedding.from_pretrained"
+                )
             if word_vectors.num_embeddings != len(vocab.words):
                 raise ValueError(
                     f"word_vectors has {word_vectors.num_embeddings} rows but the vocabulary "
@@ -232,23 +340,23 @@ class BiLSTMTagger(nn.Module):
         self, words: Tensor, lengths: Tensor, chars: Tensor, char_lengths: Tensor, types: Tensor
     ) -> Tensor:
         """words (B, T), lengths (B,), chars (N, L), char_lengths (N,), types (B, T) -> logits (B, T, C)."""
-        if words.dim() != 2 or types.shape != words.shape or lengths.shape != words.shape[:1]:
+        hint = "use tagger_loader"
+        _check_id_batch(words, lengths, self.words.num_embeddings, "BiLSTMTagger", ("words", "lengths"), hint)
+        if not isinstance(types, Tensor) or types.shape != words.shape:
+            got = tuple(types.shape) if isinstance(types, Tensor) else type(types).__name__
             raise ValueError(
-                f"BiLSTMTagger expects words (B, T), lengths (B,) and types (B, T), got "
-                f"{tuple(words.shape)}, {tuple(lengths.shape)}, {tuple(types.shape)}; use tagger_loader"
+                f"BiLSTMTagger expects types of the shape of words {tuple(words.shape)}, got {got}; {hint}"
             )
-        if words.numel() and (int(lengths.min()) < 1 or int(lengths.max()) > words.shape[1]):
-            raise ValueError(
-                f"BiLSTMTagger: lengths must be in [1, T] = [1, {words.shape[1]}], got {lengths.tolist()[:8]}"
+        if not _is_int_dtype(types):
+            raise TypeError(
+                f"BiLSTMTagger: types must be integer row indices into chars, got dtype {types.dtype}"
             )
-        if (
-            chars.dim() != 2
-            or char_lengths.shape != chars.shape[:1]
-            or (types.numel() and int(types.max()) >= len(chars))
-        ):
+        _check_id_batch(chars, char_lengths, self.chars.embedding.num_embeddings, "BiLSTMTagger",
+                        ("chars", "char_lengths"), hint)  # fmt: skip
+        if int(types.min()) < 0 or int(types.max()) >= len(chars):
             raise ValueError(
-                f"BiLSTMTagger expects chars (N, L), char_lengths (N,) and types indexing the N rows of chars, got "
-                f"{tuple(chars.shape)}, {tuple(char_lengths.shape)}, max type {int(types.max()) if types.numel() else None}"
+                f"BiLSTMTagger expects types indexing the N = {len(chars)} rows of chars, got min "
+                f"{int(types.min())}, max {int(types.max())}; {hint}"
             )
         spelled = self.chars(chars, char_lengths)[types]  # (B, T, char_filters)
         x = self.dropout(torch.cat([self.words(words), spelled], -1))  # (B, T, word_dim + char_filters)
@@ -257,12 +365,20 @@ class BiLSTMTagger(nn.Module):
         return self.out(self.dropout(h))  # (B, T, C)
 
 
+def _check_tagger(model: object, who: str) -> None:
+    if not (isinstance(model, nn.Module) and isinstance(getattr(model, "vocab", None), TaggerVocab)):
+        raise TypeError(f"{who} expects a BiLSTMTagger as model, got {type(model).__name__}")
+
+
 @torch.no_grad()
 def predict_tags(
     model: BiLSTMTagger, sentences: Sequence[Sequence[str]], batch_size: int = 256
 ) -> list[list[str]]:
     """The most likely tag of each word of each sentence (lists of words, str)."""
+    _check_tagger(model, "predict_tags")
     _check_sentences(sentences, tagged=False)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -280,7 +396,8 @@ def predict_tags(
 
 def evaluate_tagger(model: BiLSTMTagger, sentences: Sequence[Sequence[tuple[str, ...]]]) -> TaggingScores:
     """Accuracy over all tokens, over words seen in training and over unseen ones (as ``HMMTagger.evaluate``)."""
-    _check_sentences(sentences, tagged=True)
+    _check_tagger(model, "evaluate_tagger")
+    _check_sentences(sentences, tagged=True, empty_ok=False)
     words = [[tok[0] for tok in sent] for sent in sentences]
     gold = [[tok[1] for tok in sent] for sent in sentences]
     known = [[w in model.vocab.known for w in sent] for sent in words]
@@ -302,6 +419,12 @@ def train_bilstm_tagger(
     :func:`course_utils.train.fit`: Adam with a one-cycle learning rate peaking at ``lr``, gradients clipped at
     norm 5, word dropout ``unk_replace`` for words seen once, bfloat16 autocast where the CPU supports it.
     No validation split: the recipe is fixed in advance, the test set is only scored."""
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf:
+        raise ValueError(f"lr must be a finite number > 0 (the peak learning rate, e.g. 3e-3), got {lr!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, got {seed!r}")
     torch.manual_seed(seed)
     vocab = TaggerVocab(train)
     model = BiLSTMTagger(vocab, **model_kwargs)  # type: ignore[arg-type]

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import random
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -73,22 +73,34 @@ def encode_reviews(
 ) -> list[tuple[Tensor, int]]:
     """``(sentence, label)`` pairs -> ``(ids (T,), class index)``; words outside ``vocab`` become ``<unk>``
     (the vocabulary needs one). A sentence with no tokens is refused."""
+    if not isinstance(vocab, Vocab):
+        raise TypeError(f"vocab must be a course_utils.text.Vocab, got {type(vocab).__name__}")
     if "<unk>" not in vocab:
         raise ValueError("the vocabulary has no <unk>: build it with specials=['<pad>', '<unk>']")
+    if isinstance(classes, str) or not isinstance(classes, Sequence):
+        raise TypeError(f"classes must be a list of class labels, e.g. ['neg', 'pos'], got {classes!r:.60}")
     index = {c: i for i, c in enumerate(classes)}
+    if len(index) != len(classes):
+        raise ValueError(
+            f"classes must list each label once (its position is its class index), got {list(classes)}"
+        )
     out = []
     for i, item in enumerate(items):
         if not (isinstance(item, tuple) and len(item) == 2):
             raise TypeError(f"items[{i}] must be a (sentence, label) pair, got {item!r:.60}")
         text, label = item
-        if label not in index:
+        if not isinstance(label, Hashable) or label not in index:
             raise ValueError(f"items[{i}] has label {label!r}, not one of the classes {list(classes)}")
+        if not isinstance(text, str):
+            raise TypeError(f"items[{i}] has sentence {text!r:.40}, not a str; pass the review's text")
         tokens = tokenize_review(text)
         if not tokens:
             raise ValueError(f"items[{i}] is an empty sentence; drop it before encoding")
         unk = vocab.unk_idx
         ids = [vocab[t] if t in vocab else unk for t in tokens]
         out.append((torch.tensor(ids, dtype=torch.long), index[label]))
+    if not out:
+        raise ValueError("encode_reviews got no items: pass (sentence, label) pairs")
     return out
 
 
@@ -112,6 +124,10 @@ def review_loader(
             raise TypeError(f"{name} must be True or False, got {flag!r}")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be an int, got {seed!r}")
+    if isinstance(pad_idx, bool) or not isinstance(pad_idx, int):
+        raise TypeError(f"pad_idx must be an int (the vocabulary's <pad> id), got {pad_idx!r}")
+    if pad_idx < 0:
+        raise ValueError(f"pad_idx must be >= 0 (the vocabulary's <pad> id), got {pad_idx}")
     if not examples:
         raise ValueError("review_loader got no examples")
     for i, example in enumerate(examples):
@@ -122,6 +138,10 @@ def review_loader(
                 and isinstance(label, int) and not isinstance(label, bool)):  # fmt: skip
             raise TypeError(f"examples[{i}] must be (ids, label): a non-empty 1-D integer tensor and an int class "
                             f"index, as encode_reviews returns; got {example!r:.80}")  # fmt: skip
+        if label < 0:
+            raise ValueError(
+                f"examples[{i}] has label {label}; class indices are >= 0, as encode_reviews returns"
+            )
     if bucket and not shuffle:
         raise ValueError("bucket=True reorders the batches of a shuffled pass; pass shuffle=True with it")
     return _ReviewLoader(list(examples), batch_size, shuffle, seed, pad_idx, bucket)
@@ -162,6 +182,19 @@ def kfold_indices(labels: Sequence[object], k: int = 10, seed: int = 0) -> list[
     exactly one test fold, and each fold keeps the class proportions (within one example per class)."""
     if isinstance(k, bool) or not isinstance(k, int) or k < 2:
         raise ValueError(f"k must be an int >= 2, got {k!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, got {seed!r}")
+    if hasattr(labels, "tolist") and hasattr(labels, "ndim"):  # a tensor or an array: compare labels by value
+        if labels.ndim != 1:
+            raise ValueError(f"labels must be 1-D, one label per example, got shape {tuple(labels.shape)}")
+        labels = labels.tolist()
+    if isinstance(labels, str) or not isinstance(labels, Sequence):
+        raise TypeError(
+            f"labels must be a list of class labels, one per example, got {type(labels).__name__}"
+        )
+    for i, y in enumerate(labels):
+        if not isinstance(y, Hashable):
+            raise TypeError(f"labels[{i}] is {y!r:.40}; a class label must be hashable (a str or an int)")
     if len(labels) < k:
         raise ValueError(f"need at least k = {k} examples for {k} folds, got {len(labels)}")
     rng = random.Random(seed)
@@ -190,7 +223,7 @@ def _check_sequence_batch(h: Tensor, lengths: Tensor, who: str) -> Tensor:
     if not isinstance(lengths, Tensor) or lengths.shape != (B,):
         got = tuple(lengths.shape) if isinstance(lengths, Tensor) else type(lengths).__name__
         raise ValueError(f"{who} expects lengths of shape ({B},), one per sequence, got {got}")
-    if lengths.is_floating_point() or lengths.dtype == torch.bool:
+    if lengths.is_floating_point() or lengths.is_complex() or lengths.dtype == torch.bool:
         raise TypeError(f"{who}: lengths must be integers, got dtype {lengths.dtype}")
     if B and (int(lengths.min()) < 1 or int(lengths.max()) > T):
         raise ValueError(f"{who}: lengths must be in [1, T] = [1, {T}], got {lengths.tolist()[:8]}")
@@ -206,6 +239,10 @@ def masked_mean(h: Tensor, lengths: Tensor) -> Tensor:
 def masked_max(h: Tensor, lengths: Tensor) -> Tensor:
     """(B, T, H) -> (B, H): the maximum over each sequence's real steps (padding can never win)."""
     mask = _check_sequence_batch(h, lengths, "masked_max")
+    if not h.is_floating_point():
+        raise TypeError(
+            f"masked_max expects floating-point h (hidden states), got dtype {h.dtype}; use h.float()"
+        )
     return h.masked_fill(~mask[..., None], float("-inf")).amax(1)
 
 
@@ -237,8 +274,12 @@ def _check_ids(x: Tensor, lengths: Tensor, vocab_size: int, who: str) -> None:
     if not isinstance(x, Tensor) or x.dim() != 2:
         got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
         raise ValueError(f"{who} expects word ids x of shape (B, T), got {got}")
-    if x.is_floating_point() or x.dtype == torch.bool:
+    if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
         raise TypeError(f"{who} expects integer word ids (torch.long), got dtype {x.dtype}")
+    if not x.shape[0]:
+        raise ValueError(
+            f"{who} got an empty batch (x of shape {tuple(x.shape)}); pass at least one sentence"
+        )
     if x.numel() and (int(x.min()) < 0 or int(x.max()) >= vocab_size):
         raise ValueError(
             f"{who}: word ids must be in [0, {vocab_size}), got min {int(x.min())}, max {int(x.max())}; "
@@ -247,7 +288,7 @@ def _check_ids(x: Tensor, lengths: Tensor, vocab_size: int, who: str) -> None:
     if not isinstance(lengths, Tensor) or lengths.shape != x.shape[:1]:
         got = tuple(lengths.shape) if isinstance(lengths, Tensor) else type(lengths).__name__
         raise ValueError(f"{who} expects lengths of shape ({x.shape[0]},), got {got}")
-    if lengths.is_floating_point() or lengths.dtype == torch.bool:
+    if lengths.is_floating_point() or lengths.is_complex() or lengths.dtype == torch.bool:
         raise TypeError(f"{who}: lengths must be integers, got dtype {lengths.dtype}")
     if lengths.numel() and (int(lengths.min()) < 1 or int(lengths.max()) > x.shape[1]):
         raise ValueError(
@@ -316,6 +357,9 @@ class BiLSTMClassifier(nn.Module):
                        emb_dim=emb_dim, hidden=hidden, layers=layers)  # fmt: skip
         if pooling not in ("last", "mean", "max", "meanmax"):
             raise ValueError(f"pooling must be 'last', 'mean', 'max' or 'meanmax', got {pooling!r}")
+        for name, flag in (("bidirectional", bidirectional), ("pack", pack)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be True or False, got {flag!r}")
         self.vocab_size, self.pooling, self.pack = vocab_size, pooling, pack
         self.embedding = nn.Embedding(vocab_size, emb_dim, padding_idx=pad_idx)
         self.lstm = nn.LSTM(emb_dim, hidden, num_layers=layers, bidirectional=bidirectional, batch_first=True,
@@ -360,6 +404,9 @@ class KimCNN(nn.Module):
         pad_idx: int = 0,
     ) -> None:
         super().__init__()
+        if isinstance(widths, str) or not isinstance(widths, Iterable):
+            raise TypeError(f"widths must be a sequence of filter widths, e.g. (3, 4, 5), got {widths!r}")
+        widths = tuple(widths)  # once: a generator would be used up by the checks below
         _check_hparams(dropout, vocab_size, pad_idx, num_classes=num_classes, emb_dim=emb_dim,
                        filters=filters, **{f"widths[{i}]": w for i, w in enumerate(widths)})  # fmt: skip
         if not widths:
@@ -402,6 +449,15 @@ def review_vectors(
 
     if isinstance(train_texts, str):
         raise TypeError("train_texts must be a list of review sentences, not one str")
+    if not isinstance(train_texts, Sequence):
+        raise TypeError(
+            f"train_texts must be a list of review sentences (str), got {type(train_texts).__name__}"
+        )
+    for i, text in enumerate(train_texts):
+        if not isinstance(text, str):
+            raise TypeError(f"train_texts[{i}] is {text!r:.40}, not a str; pass the review sentences' text")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, got {seed!r}")
     hp = emb.WORD2VEC
     corpus = emb.load_embedding_corpus(max_sentences=max_sentences) + [
         tokenize_review(t) for t in train_texts
@@ -438,13 +494,39 @@ def train_classifier(
     :func:`review_loader`), validation accuracy after every epoch, early stopping
     after ``patience`` epochs without improvement and the best epoch's weights restored; bfloat16 autocast
     where the CPU supports it. Frozen parameters (``requires_grad=False``) are left out of the optimizer."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, e.g. KimCNN(len(vocab)), got {type(model).__name__}")
+    _check_positive_number(lr, "lr", "1e-3")
+    if (
+        isinstance(weight_decay, bool)
+        or not isinstance(weight_decay, (int, float))
+        or not 0 <= weight_decay < math.inf
+    ):
+        raise ValueError(f"weight_decay must be a finite number >= 0, got {weight_decay!r}")
+    for name, split in (("train", train), ("val", val)):
+        if isinstance(split, str) or not isinstance(split, Sequence) or not split:
+            raise ValueError(
+                f"{name} must be a non-empty list of encoded reviews (encode_reviews), got {split!r:.60}"
+            )
+    train_loader = review_loader(train, batch_size, shuffle=True, bucket=bucket, seed=seed)
+    val_loader = review_loader(val, 500)  # both check the (ids, label) structure of every example
+    n_classes = getattr(getattr(model, "fc", None), "out_features", None)  # the models of this module
+    for name, split in (("train", train), ("val", val)):
+        top = max(label for _, label in split)
+        if isinstance(n_classes, int) and top >= n_classes:
+            raise ValueError(
+                f"{name} has label {top} but the model predicts {n_classes} classes (0 .. {n_classes - 1}); "
+                f"build it with num_classes=len(classes)"
+            )
     torch.manual_seed(seed)
     params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("model has no trainable parameters (all have requires_grad=False); unfreeze some")
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     device = next(model.parameters()).device
-    return fit(model, optimizer, nn.CrossEntropyLoss(), review_loader(train, batch_size, shuffle=True, bucket=bucket, seed=seed),
-               review_loader(val, 500), epochs=epochs, metrics={"accuracy": _accuracy}, monitor="val_accuracy",
-               mode="max", patience=patience, autocast_dtype=autocast_dtype(device), progress=progress)  # fmt: skip
+    return fit(model, optimizer, nn.CrossEntropyLoss(), train_loader, val_loader, epochs=epochs,
+               metrics={"accuracy": _accuracy}, monitor="val_accuracy", mode="max", patience=patience,
+               autocast_dtype=autocast_dtype(device), progress=progress)  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------- bags of n-grams
@@ -458,12 +540,24 @@ def ngram_matrix(
     outside it are dropped (apply to held-out data). Returns the matrix and the feature index."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive int, got {n!r}")
+    if isinstance(docs, str) or not isinstance(docs, Sequence):
+        raise TypeError(f"docs must be a list of token lists, got {type(docs).__name__}")
+    if not docs:
+        raise ValueError("ngram_matrix got no documents (docs is empty)")
+    if vocab is not None and not isinstance(vocab, dict):
+        raise TypeError(
+            f"vocab must be None or the n-gram index ngram_matrix returned, got {type(vocab).__name__}"
+        )
     grow = vocab is None
     index: dict[tuple[str, ...], int] = {} if vocab is None else vocab
     rows, cols = [], []
     for d, doc in enumerate(docs):
         if isinstance(doc, str):
             raise TypeError(f"docs[{d}] is a str; pass token lists, e.g. tokenize_review(text)")
+        if not isinstance(doc, Sequence) or not all(isinstance(t, str) for t in doc):
+            raise TypeError(
+                f"docs[{d}] must be a list of tokens (str), e.g. tokenize_review(text), got {doc!r:.60}"
+            )
         feats = set()
         for k in range(1, n + 1):
             for i in range(len(doc) - k + 1):
@@ -487,11 +581,17 @@ def _as_matrix(X: Tensor) -> Tensor:
         got = tuple(X.shape) if isinstance(X, Tensor) else type(X).__name__
         raise ValueError(f"X must be a (documents, features) matrix, e.g. from ngram_matrix, got {got}")
     X = X.float()
-    return X.coalesce() if X.is_sparse else X.to_sparse()
+    X = X.coalesce() if X.is_sparse else X.to_sparse()
+    if not torch.isfinite(X.values()).all():
+        raise ValueError("X holds NaN or inf; features must be finite numbers (e.g. ngram_matrix's 0/1)")
+    return X
 
 
 def _as_labels(y: Tensor, n: int) -> Tensor:
-    y = torch.as_tensor(y)
+    try:
+        y = torch.as_tensor(y)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"y must be a tensor (or list) of 0/1 labels, got {y!r:.60}") from None
     if y.shape != (n,):
         raise ValueError(f"X has {n} rows but y has shape {tuple(y.shape)}: one 0/1 label per row")
     if y.numel() and not set(y.unique().tolist()) <= {0, 1}:
@@ -499,13 +599,35 @@ def _as_labels(y: Tensor, n: int) -> Tensor:
     return y
 
 
+def _check_fit_data(X: Tensor, y: Tensor, who: str) -> None:
+    """X (N, F) and y (N,) 0/1 that a model can be fitted on: some rows, some features, both classes."""
+    if not X.shape[0] or not X.shape[1]:
+        raise ValueError(
+            f"{who} needs at least one document and one feature, got X of shape {tuple(X.shape)}"
+        )
+    if y.min() == y.max():
+        raise ValueError(
+            f"{who}: y holds one class only ({int(y[0])}); fitting needs examples of both classes"
+        )
+
+
+def _check_positive_number(value: float, name: str, example: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        raise ValueError(f"{name} must be a finite number > 0 (e.g. {example}), got {value!r}")
+
+
 def nb_log_ratios(X: Tensor, y: Tensor, alpha: float = 1.0) -> Tensor:
     """Wang & Manning's r = log((p / |p|_1) / (q / |q|_1)) with p = alpha + the feature counts of the positive
     documents (y = 1) and q the same for the negative ones: (F,), positive for n-grams of positive reviews."""
     X = _as_matrix(X)
     y = _as_labels(y, X.shape[0])
-    if not alpha > 0:
-        raise ValueError(f"alpha (the smoothing count) must be > 0, got {alpha!r}")
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < math.inf:
+        raise ValueError(f"alpha (the smoothing count) must be a finite number > 0, e.g. 1.0, got {alpha!r}")
+    _check_fit_data(X, y, "nb_log_ratios")
+    if X.values().numel() and X.values().min() < 0:
+        raise ValueError(
+            "nb_log_ratios needs feature counts >= 0 (e.g. ngram_matrix's 0/1), X has negative entries"
+        )
     pos = torch.sparse.mm(X.t(), y.float()[:, None]).to_dense().squeeze(1)
     tot = torch.sparse.sum(X, 0).to_dense()
     p, q = alpha + pos, alpha + (tot - pos)
@@ -518,10 +640,11 @@ class LinearBagClassifier:
     ||w||^2 / 2 + C * sum_i loss(y_i, w.x_i + b) with y in {0, 1} (the intercept is not regularized)."""
 
     def __init__(self, C: float = 1.0, loss: str = "log", max_iter: int = 500) -> None:
-        if not C > 0:
-            raise ValueError(f"C must be > 0, got {C!r}")
+        _check_positive_number(C, "C", "1.0")
         if loss not in ("log", "squared_hinge"):
             raise ValueError(f"loss must be 'log' or 'squared_hinge', got {loss!r}")
+        if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
+            raise ValueError(f"max_iter must be a positive int (L-BFGS iterations), got {max_iter!r}")
         self.C, self.loss, self.max_iter = float(C), loss, max_iter
 
     def _objective(self, X: Tensor, s: Tensor, w: Tensor, b: Tensor) -> Tensor:
@@ -536,6 +659,7 @@ class LinearBagClassifier:
         """Fit on X (N, F) sparse or dense, y (N,) of 0/1."""
         X = _as_matrix(X)
         y = _as_labels(y, X.shape[0])
+        _check_fit_data(X, y, type(self).__name__)
         s = y.double() * 2 - 1
         X = X.double()
         w = torch.zeros(X.shape[1], dtype=torch.float64, requires_grad=True)
@@ -573,8 +697,9 @@ class NBSVM(LinearBagClassifier):
 
     def __init__(self, C: float = 1.0, beta: float = 0.25, alpha: float = 1.0, max_iter: int = 500) -> None:
         super().__init__(C, "squared_hinge", max_iter)
-        if not 0 <= beta <= 1:
-            raise ValueError(f"beta must be in [0, 1], got {beta!r}")
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 <= beta <= 1:
+            raise ValueError(f"beta must be a number in [0, 1] (0.25 in the paper), got {beta!r}")
+        _check_positive_number(alpha, "alpha (the smoothing count)", "1.0")
         self.beta, self.alpha = beta, alpha
 
     def _scale(self, X: Tensor) -> Tensor:
@@ -590,6 +715,9 @@ class NBSVM(LinearBagClassifier):
     def decision_function(self, X: Tensor) -> Tensor:
         if not hasattr(self, "r"):
             raise RuntimeError("call fit(X, y) first")
+        X = _as_matrix(X)
+        if X.shape[1] != self.r.shape[0]:
+            raise ValueError(f"X has {X.shape[1]} features, the model was fitted on {self.r.shape[0]}")
         return super().decision_function(self._scale(X))
 
 
@@ -607,6 +735,8 @@ def platt_scaling(scores: Tensor, y: Tensor, max_iter: int = 100) -> tuple[float
     if not torch.isfinite(scores).all():
         raise ValueError("scores contain NaN or inf; check the classifier that produced them")
     y = _as_labels(y, scores.shape[0])
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
+        raise ValueError(f"max_iter must be a positive int (L-BFGS iterations), got {max_iter!r}")
     if y.min() == y.max():
         raise ValueError("y holds one class only: Platt scaling needs examples of both classes")
     s, t = scores.double(), y.double()

@@ -74,3 +74,64 @@ def test_bad_input():
         adam_update(p, p, None)
     with pytest.raises(TypeError, match="tensors"):
         sgd_update([0.0], p, {}, lr=0.1)
+
+
+def test_bad_tensors():
+    p = torch.zeros(3)
+    with pytest.raises(TypeError, match="floating-point"):
+        sgd_update(torch.zeros(3, dtype=torch.long), torch.ones(3, dtype=torch.long), {}, lr=0.1)
+    with pytest.raises(TypeError, match="floating-point"):
+        adam_update(torch.zeros(3, dtype=torch.cfloat), torch.ones(3, dtype=torch.cfloat), {})
+    with pytest.raises(TypeError, match="grad has dtype torch.float64"):
+        sgd_update(p, torch.ones(3, dtype=torch.float64), {}, lr=0.1)
+    with pytest.raises(ValueError, match="param holds NaN"):
+        sgd_update(torch.tensor([0.0, float("inf"), 0.0]), p, {}, lr=0.1)
+    with pytest.raises(ValueError, match="grad holds NaN or inf"):
+        adam_update(p, torch.tensor([0.0, float("-inf"), 0.0]), {})
+
+
+@pytest.mark.parametrize("update", [sgd_update, adam_update])
+def test_state_of_another_parameter_is_refused(update):
+    kwargs = {"lr": 0.1, "momentum": 0.9} if update is sgd_update else {}
+    state = {}
+    update(torch.zeros(3), torch.ones(3), state, **kwargs)
+    with pytest.raises(ValueError, match="one state dict per parameter"):
+        update(torch.zeros(4, 3), torch.ones(4, 3), state, **kwargs)  # would broadcast silently
+
+
+@pytest.mark.parametrize("momentum", ["0.9", None, True, -0.1, float("nan")])
+def test_bad_momentum(momentum):
+    with pytest.raises(ValueError, match="momentum must be a number in"):
+        sgd_update(torch.zeros(3), torch.ones(3), {}, lr=0.1, momentum=momentum)
+
+
+@pytest.mark.parametrize("lr", [True, "0.1", float("nan"), float("inf"), -1.0])
+def test_bad_lr_and_weight_decay(lr):
+    with pytest.raises(ValueError, match="lr must be a finite number"):
+        sgd_update(torch.zeros(3), torch.ones(3), {}, lr=lr)
+    with pytest.raises(ValueError, match="weight_decay must be a finite number"):
+        adam_update(torch.zeros(3), torch.ones(3), {}, weight_decay=lr)
+
+
+@pytest.mark.parametrize("betas", [0.9, (0.9,), (0.9, 0.99, 0.9), "ab"])
+def test_betas_must_be_a_pair(betas):
+    with pytest.raises(ValueError, match=r"betas must be a pair"):
+        adam_update(torch.zeros(3), torch.ones(3), {}, betas=betas)
+
+
+@pytest.mark.parametrize("betas", [("a", 0.99), (0.9, None), (True, 0.99), (float("nan"), 0.99), (0.9, -0.1)])
+def test_each_beta_is_checked(betas):
+    with pytest.raises(ValueError, match=r"betas\[[01]\] must be a number in \[0, 1\)"):
+        adam_update(torch.zeros(3), torch.ones(3), {}, betas=betas)
+
+
+@pytest.mark.parametrize("eps", [0.0, -1e-8, float("nan"), float("inf"), "1e-8", True])
+def test_bad_eps(eps):
+    # eps = 0 with a zero gradient would divide 0 by 0 and return NaN weights
+    with pytest.raises(ValueError, match="eps must be a finite number > 0"):
+        adam_update(torch.zeros(3), torch.zeros(3), {}, eps=eps)
+
+
+def test_decoupled_must_be_a_bool():
+    with pytest.raises(TypeError, match="decoupled must be True"):
+        adam_update(torch.zeros(3), torch.ones(3), {}, decoupled="no")

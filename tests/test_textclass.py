@@ -473,3 +473,190 @@ def test_review_vectors_cover_review_words():
     assert "unfunny" in vocab and "," in vocab  # review tokens kept as tokenize_review splits them
     with pytest.raises(TypeError, match="list of review"):
         review_vectors("an unfunny mess")
+
+
+# --------------------------------------------------------------------------------------------- bad input, by family
+
+
+def test_encode_reviews_refuses_wrong_vocab_classes_and_texts():
+    with pytest.raises(TypeError, match="vocab must be a course_utils.text.Vocab"):
+        encode_reviews(ITEMS, {"<unk>": 1}, ["neg", "pos"])
+    with pytest.raises(TypeError, match="classes must be a list of class labels"):
+        encode_reviews(ITEMS, VOCAB, "negpos")
+    with pytest.raises(ValueError, match="each label once"):
+        encode_reviews(ITEMS, VOCAB, ["neg", "pos", "neg"])  # "neg" would silently become class 2
+    with pytest.raises(ValueError, match="no items"):
+        encode_reviews([], VOCAB, ["neg", "pos"])
+    with pytest.raises(TypeError, match=r"items\[0\] has sentence 5, not a str"):
+        encode_reviews([(5, "pos")], VOCAB, ["neg", "pos"])
+    with pytest.raises(TypeError, match=r"items\[0\] has sentence \['a', 'film'\], not a str"):
+        encode_reviews([(["a", "film"], "pos")], VOCAB, ["neg", "pos"])
+    with pytest.raises(ValueError, match="not one of the classes"):
+        encode_reviews([("a film", ["pos"])], VOCAB, ["neg", "pos"])
+
+
+def test_review_loader_pad_idx_and_negative_labels():
+    data = encode_reviews(ITEMS, VOCAB, ["neg", "pos"])
+    for bad in ("0", 0.0, True):
+        with pytest.raises(TypeError, match="pad_idx must be an int"):
+            review_loader(data, pad_idx=bad)
+    with pytest.raises(ValueError, match="pad_idx must be >= 0"):
+        review_loader(data, pad_idx=-1)
+    with pytest.raises(ValueError, match="class indices are >= 0"):
+        review_loader([(data[0][0], -100)])  # cross-entropy would ignore it silently
+
+
+def test_kfold_indices_bad_labels_and_seed():
+    labels = [0, 1] * 10
+    # a tensor's elements hash by identity: each would be its own class and the seed would be ignored
+    torch.testing.assert_close(
+        torch.tensor([te for _, te in kfold_indices(torch.tensor(labels), k=5, seed=3)]),
+        torch.tensor([te for _, te in kfold_indices(labels, k=5, seed=3)]),
+    )
+    assert kfold_indices(np.array(labels), k=5, seed=3) == kfold_indices(labels, k=5, seed=3)
+    with pytest.raises(ValueError, match="labels must be 1-D"):
+        kfold_indices(torch.zeros(10, 2), k=5)
+    with pytest.raises(TypeError, match="labels must be a list"):
+        kfold_indices("ababababab", k=5)
+    with pytest.raises(TypeError, match="labels must be a list"):
+        kfold_indices(iter(labels), k=5)
+    with pytest.raises(TypeError, match="hashable"):
+        kfold_indices([[0]] * 10, k=5)
+    for bad in (1.5, "a", True):
+        with pytest.raises(TypeError, match="seed must be an int"):
+            kfold_indices(labels, k=5, seed=bad)
+
+
+def test_masked_pooling_dtypes():
+    h = torch.randn(2, 3, 4)
+    with pytest.raises(TypeError, match="floating-point h"):
+        masked_max(torch.ones(2, 3, 4, dtype=torch.long), torch.tensor([1, 2]))
+    with pytest.raises(TypeError, match="integers"):
+        masked_mean(h, torch.tensor([1, 2], dtype=torch.cfloat))
+    with pytest.raises(TypeError, match="integers"):
+        MaskedPooling("max")(h, torch.tensor([True, True]))
+
+
+@pytest.mark.parametrize("cls", [BagOfEmbeddings, BiLSTMClassifier, KimCNN])
+def test_classifiers_refuse_empty_and_complex_batches(cls):
+    model = cls(len(VOCAB), 2, emb_dim=8)
+    x, lengths = torch.tensor([[2, 3]]), torch.tensor([2])
+    with pytest.raises(ValueError, match="empty batch"):
+        model(x[:0], lengths[:0])
+    with pytest.raises(TypeError, match="integer word ids"):
+        model(x.to(torch.cfloat), lengths)
+    with pytest.raises(TypeError, match="integers"):
+        model(x, lengths.to(torch.cfloat))
+    with pytest.raises(ValueError, match="vocabulary"):
+        model(torch.tensor([[-1, 3]]), lengths)
+
+
+def test_bilstm_flags_and_kim_widths_are_checked():
+    for name in ("bidirectional", "pack"):
+        with pytest.raises(TypeError, match=f"{name} must be True or False"):
+            BiLSTMClassifier(10, **{name: "no"})  # "no" is truthy
+    with pytest.raises(TypeError, match="widths must be a sequence"):
+        KimCNN(10, widths=3)
+    with pytest.raises(TypeError, match="widths must be a sequence"):
+        KimCNN(10, widths="345")
+    # a generator used to be consumed by the checks, leaving a model without convolutions
+    assert KimCNN(10, widths=(w for w in (3, 4))).widths == (3, 4)
+
+
+def test_ngram_matrix_bad_input():
+    with pytest.raises(TypeError, match="docs must be a list of token lists"):
+        ngram_matrix("a b")
+    with pytest.raises(ValueError, match="docs is empty"):
+        ngram_matrix([])
+    with pytest.raises(TypeError, match=r"docs\[0\] must be a list of tokens"):
+        ngram_matrix([[1, 2]])
+    with pytest.raises(TypeError, match=r"docs\[1\] must be a list of tokens"):
+        ngram_matrix([["a"], torch.tensor([1, 2])])  # tensor elements hash by identity
+    with pytest.raises(TypeError, match=r"docs\[0\] must be a list of tokens"):
+        ngram_matrix([5])
+    with pytest.raises(TypeError, match="vocab must be None or the n-gram index"):
+        ngram_matrix([["a"]], vocab=[("a",)])
+
+
+def test_count_models_refuse_non_finite_empty_and_one_class_data():
+    X, index = ngram_matrix([["good"], ["good", "fun"], ["bad"]], n=1)
+    y = torch.tensor([1, 1, 0])
+    for fit in (nb_log_ratios, lambda X, y: LinearBagClassifier().fit(X, y), lambda X, y: NBSVM().fit(X, y)):
+        with pytest.raises(ValueError, match="NaN or inf"):
+            fit(X.to_dense() * float("nan"), y)
+        with pytest.raises(ValueError, match="NaN or inf"):
+            fit(X.to_dense() * float("inf"), y)
+        with pytest.raises(ValueError, match="one class only"):
+            fit(X, torch.ones(3, dtype=torch.long))
+        with pytest.raises(ValueError, match="at least one document and one feature"):
+            fit(torch.zeros(0, 3), torch.zeros(0, dtype=torch.long))
+        with pytest.raises(ValueError, match="at least one document and one feature"):
+            fit(torch.zeros(3, 0), y)
+        with pytest.raises(TypeError, match="0/1 labels"):
+            fit(X, "abc")
+    with pytest.raises(ValueError, match="counts >= 0"):
+        nb_log_ratios(-X.to_dense(), y)
+    for bad in (float("inf"), True, "1", -1.0):
+        with pytest.raises(ValueError, match="alpha"):
+            nb_log_ratios(X, y, alpha=bad)
+    model = LinearBagClassifier().fit(X, y)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        model.predict(X.to_dense() * float("nan"))  # NaN scores would all predict 0
+
+
+def test_count_model_hyperparameters():
+    for bad in (float("inf"), True, "1", float("nan"), 0):
+        with pytest.raises(ValueError, match="C must be a finite number > 0"):
+            LinearBagClassifier(C=bad)
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="max_iter must be a positive int"):
+            LinearBagClassifier(max_iter=bad)
+        with pytest.raises(ValueError, match="max_iter must be a positive int"):
+            NBSVM(max_iter=bad)
+        with pytest.raises(ValueError, match="max_iter must be a positive int"):
+            platt_scaling(
+                torch.tensor([0.1, 0.5, 0.3, 0.2, 0.4]), torch.tensor([0, 1, 1, 0, 0]), max_iter=bad
+            )
+    for bad in (True, "0.5", float("nan"), -0.1):
+        with pytest.raises(ValueError, match="beta must be a number in"):
+            NBSVM(beta=bad)
+    for bad in (0, float("inf"), True):
+        with pytest.raises(ValueError, match="alpha"):
+            NBSVM(alpha=bad)
+    X, y = _toy_problem()
+    model = NBSVM().fit(X, y)
+    with pytest.raises(ValueError, match="features, the model was fitted on"):
+        model.predict(X.to_dense()[:, :3])
+
+
+def test_review_vectors_bad_input_is_refused_before_training():
+    with pytest.raises(TypeError, match=r"train_texts\[1\] is 5"):
+        review_vectors(["a film", 5], max_sentences=10, progress=False)
+    with pytest.raises(TypeError, match="list of review sentences"):
+        review_vectors(iter(["a film"]), max_sentences=10, progress=False)
+    with pytest.raises(TypeError, match="seed must be an int"):
+        review_vectors(["a film"], seed=1.5, max_sentences=10, progress=False)
+
+
+def test_train_classifier_bad_arguments():
+    data = encode_reviews(ITEMS, VOCAB, ["neg", "pos"])
+
+    def model():
+        return KimCNN(len(VOCAB), 2, emb_dim=4, filters=2)
+
+    with pytest.raises(TypeError, match="model must be an nn.Module"):
+        train_classifier(None, data, data, epochs=1, progress=False)
+    for bad in (0, -1e-3, float("nan"), float("inf"), True):  # lr = 0 trained nothing, silently
+        with pytest.raises(ValueError, match="lr must be a finite number > 0"):
+            train_classifier(model(), data, data, epochs=1, lr=bad, progress=False)
+    for bad in (-0.1, float("nan"), True):
+        with pytest.raises(ValueError, match="weight_decay must be a finite number >= 0"):
+            train_classifier(model(), data, data, epochs=1, weight_decay=bad, progress=False)
+    with pytest.raises(ValueError, match="train must be a non-empty list"):
+        train_classifier(model(), [], data, epochs=1, progress=False)
+    with pytest.raises(ValueError, match="val must be a non-empty list"):
+        train_classifier(model(), data, [], epochs=1, progress=False)
+    with pytest.raises(ValueError, match="train has label 5 but the model predicts 2 classes"):
+        train_classifier(model(), [(ids, 5) for ids, _ in data], data, epochs=1, progress=False)
+    with pytest.raises(ValueError, match="no trainable parameters"):
+        train_classifier(model().requires_grad_(False), data, data, epochs=1, progress=False)
