@@ -8,10 +8,11 @@ test split and by stratified 10-fold cross-validation (the way the literature sc
 Models: majority class; logistic regression and NBSVM (Wang & Manning 2012) on binary uni+bigrams; Kim's CNN
 and the BiLSTM classifier (max pooling) with random word vectors and with skip-gram vectors by notebook 03's
 recipe trained on notebook 03's corpus plus the training reviews (``review_vectors``; no external vectors);
-the ensemble of the last two (mean of their probabilities); and that ensemble mixed half and half with NBSVM,
-whose scores become probabilities by Platt scaling on the held-out 10 % (``nbsvm_mixture``: neural and count
-models together, not a neural model). The neural models keep 10 % of their training data for early stopping. In cross-validation the vectors are retrained for each fold on that fold's training
-reviews, so no held-out review is ever seen. Prints ``name: value`` lines, last ``accuracy_test``,
+the ensemble of the last two (mean of their probabilities); and that ensemble mixed half and half with NBSVM
+(``nbsvm_mixture``: count and neural models together, not a neural model), NBSVM fitted like the networks on
+90 % of the training data and its scores made probabilities by Platt scaling on the other 10 %, which the
+networks use for early stopping. In cross-validation the vectors are retrained for each fold on that fold's
+training reviews, so no held-out review is ever seen. Prints ``name: value`` lines, last ``accuracy_test``,
 ``accuracy_cv_mean``, ``accuracy_cv_std`` and ``train_seconds``: the ensemble's (the best neural model).
 """
 
