@@ -19,7 +19,6 @@ Shape legend: B batch (sentences), T time (words), N distinct words in a batch, 
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Iterator, Sequence
 
@@ -31,7 +30,10 @@ from course_utils.rnn import _check_dropout, _check_positive_ints
 from course_utils.runtime import autocast_dtype
 from course_utils.tagger import TaggingScores, _score
 from course_utils.text import pad_batch
+from course_utils.textclass import _check_id_batch, _check_positive_number, _is_int_dtype
 from course_utils.train import History, fit
+
+_VOCAB_HINT = "encode them with the TaggerVocab the model was built from"
 
 __all__ = [
     "BiLSTMTagger",
@@ -83,40 +85,6 @@ def _check_tokens(tokens: Sequence[str], name: str, who: str) -> None:
     for t, token in enumerate(tokens):
         if not isinstance(token, str):
             raise TypeError(f"{who}: {name}[{t}] is {token!r:.40}, not a str")
-
-
-def _is_int_dtype(x: Tensor) -> bool:
-    return not (x.is_floating_point() or x.is_complex() or x.dtype == torch.bool)
-
-
-def _check_id_batch(
-    ids: Tensor, lengths: Tensor, size: int, who: str, names: tuple[str, str], hint: str
-) -> None:
-    """ids (B, T) integers in [0, size), lengths (B,) integers in [1, T], B >= 1 (cheap, vectorised)."""
-    x, n = names
-    if not isinstance(ids, Tensor) or ids.dim() != 2:
-        got = tuple(ids.shape) if isinstance(ids, Tensor) else type(ids).__name__
-        raise ValueError(f"{who} expects {x} of shape (B, T), got {got}; {hint}")
-    if not _is_int_dtype(ids):
-        raise TypeError(f"{who} expects integer {x} ids (torch.long), got dtype {ids.dtype}; {hint}")
-    if not ids.shape[0]:
-        raise ValueError(f"{who} got an empty batch ({x} of shape {tuple(ids.shape)}); pass at least one row")
-    if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= size):
-        raise ValueError(
-            f"{who}: {x} ids must be in [0, {size}), got min {int(ids.min())}, max {int(ids.max())}; "
-            f"encode them with the TaggerVocab the model was built from"
-        )
-    if not isinstance(lengths, Tensor) or lengths.shape != ids.shape[:1]:
-        got = tuple(lengths.shape) if isinstance(lengths, Tensor) else type(lengths).__name__
-        raise ValueError(
-            f"{who} expects {n} of shape ({ids.shape[0]},), one per row of {x}, got {got}; {hint}"
-        )
-    if not _is_int_dtype(lengths):
-        raise TypeError(f"{who}: {n} must be integers, got dtype {lengths.dtype}")
-    if int(lengths.min()) < 1 or int(lengths.max()) > ids.shape[1]:
-        raise ValueError(
-            f"{who}: {n} must be in [1, T] = [1, {ids.shape[1]}], got {lengths.tolist()[:8]}; {hint}"
-        )
 
 
 class TaggerVocab:
@@ -288,7 +256,7 @@ class CharCNN(nn.Module):
 
     def forward(self, chars: Tensor, lengths: Tensor) -> Tensor:
         _check_id_batch(chars, lengths, self.embedding.num_embeddings, "CharCNN", ("chars", "lengths"),
-                        "each row is one word's character ids, lengths its real characters")  # fmt: skip
+                        "each row is one word's character ids, lengths its real characters", _VOCAB_HINT)  # fmt: skip
         e = self.dropout(self.embedding(chars)).transpose(1, 2)  # (N, char_dim, L)
         h = self.conv(e)[..., : chars.shape[1]]  # (N, filters, L)
         real = torch.arange(chars.shape[1], device=chars.device)[None, :] < lengths.to(chars.device)[:, None]
@@ -341,7 +309,9 @@ class BiLSTMTagger(nn.Module):
     ) -> Tensor:
         """words (B, T), lengths (B,), chars (N, L), char_lengths (N,), types (B, T) -> logits (B, T, C)."""
         hint = "use tagger_loader"
-        _check_id_batch(words, lengths, self.words.num_embeddings, "BiLSTMTagger", ("words", "lengths"), hint)
+        _check_id_batch(
+            words, lengths, self.words.num_embeddings, "BiLSTMTagger", ("words", "lengths"), hint, _VOCAB_HINT
+        )
         if not isinstance(types, Tensor) or types.shape != words.shape:
             got = tuple(types.shape) if isinstance(types, Tensor) else type(types).__name__
             raise ValueError(
@@ -352,7 +322,7 @@ class BiLSTMTagger(nn.Module):
                 f"BiLSTMTagger: types must be integer row indices into chars, got dtype {types.dtype}"
             )
         _check_id_batch(chars, char_lengths, self.chars.embedding.num_embeddings, "BiLSTMTagger",
-                        ("chars", "char_lengths"), hint)  # fmt: skip
+                        ("chars", "char_lengths"), hint, _VOCAB_HINT)  # fmt: skip
         if int(types.min()) < 0 or int(types.max()) >= len(chars):
             raise ValueError(
                 f"BiLSTMTagger expects types indexing the N = {len(chars)} rows of chars, got min "
@@ -421,8 +391,7 @@ def train_bilstm_tagger(
     No validation split: the recipe is fixed in advance, the test set is only scored."""
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf:
-        raise ValueError(f"lr must be a finite number > 0 (the peak learning rate, e.g. 3e-3), got {lr!r}")
+    _check_positive_number(lr, "lr", "3e-3 as the peak learning rate")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be an int, got {seed!r}")
     torch.manual_seed(seed)

@@ -270,30 +270,45 @@ class MaskedPooling(nn.Module):
 # --------------------------------------------------------------------------------------------- models
 
 
-def _check_ids(x: Tensor, lengths: Tensor, vocab_size: int, who: str) -> None:
-    if not isinstance(x, Tensor) or x.dim() != 2:
-        got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-        raise ValueError(f"{who} expects word ids x of shape (B, T), got {got}")
-    if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
-        raise TypeError(f"{who} expects integer word ids (torch.long), got dtype {x.dtype}")
-    if not x.shape[0]:
+def _is_int_dtype(x: Tensor) -> bool:
+    return not (x.is_floating_point() or x.is_complex() or x.dtype == torch.bool)
+
+
+def _check_id_batch(
+    ids: Tensor,
+    lengths: Tensor,
+    size: int,
+    who: str,
+    names: tuple[str, str] = ("word", "lengths"),
+    hint: str = "use review_loader",
+    vocab_hint: str = "was the batch encoded with the vocabulary the model was built for?",
+) -> None:
+    """ids (B, T) integers in [0, size), lengths (B,) integers in [1, T], B >= 1 (cheap, vectorised); shared by
+    the classifiers here and the tagger of :mod:`course_utils.seqlabel`. ``names`` name the two tensors in the
+    errors, ``hint`` says where well-formed batches come from, ``vocab_hint`` what to check for ids out of range."""
+    x, n = names
+    if not isinstance(ids, Tensor) or ids.dim() != 2:
+        got = tuple(ids.shape) if isinstance(ids, Tensor) else type(ids).__name__
+        raise ValueError(f"{who} expects {x} of shape (B, T), got {got}; {hint}")
+    if not _is_int_dtype(ids):
+        raise TypeError(f"{who} expects integer {x} ids (torch.long), got dtype {ids.dtype}; {hint}")
+    if not ids.shape[0]:
+        raise ValueError(f"{who} got an empty batch ({x} of shape {tuple(ids.shape)}); pass at least one row")
+    if int(ids.min()) < 0 or int(ids.max()) >= size:
         raise ValueError(
-            f"{who} got an empty batch (x of shape {tuple(x.shape)}); pass at least one sentence"
+            f"{who}: {x} ids must be in [0, {size}), got min {int(ids.min())}, max {int(ids.max())}; {vocab_hint}"
         )
-    if x.numel() and (int(x.min()) < 0 or int(x.max()) >= vocab_size):
-        raise ValueError(
-            f"{who}: word ids must be in [0, {vocab_size}), got min {int(x.min())}, max {int(x.max())}; "
-            f"was the batch encoded with the vocabulary the model was built for?"
-        )
-    if not isinstance(lengths, Tensor) or lengths.shape != x.shape[:1]:
+    if not isinstance(lengths, Tensor) or lengths.shape != ids.shape[:1]:
         got = tuple(lengths.shape) if isinstance(lengths, Tensor) else type(lengths).__name__
-        raise ValueError(f"{who} expects lengths of shape ({x.shape[0]},), got {got}")
-    if lengths.is_floating_point() or lengths.is_complex() or lengths.dtype == torch.bool:
-        raise TypeError(f"{who}: lengths must be integers, got dtype {lengths.dtype}")
-    if lengths.numel() and (int(lengths.min()) < 1 or int(lengths.max()) > x.shape[1]):
         raise ValueError(
-            f"{who}: lengths must be in [1, T] = [1, {x.shape[1]}], got min {int(lengths.min())}, "
-            f"max {int(lengths.max())}; use the lengths that came with the padded batch"
+            f"{who} expects {n} of shape ({ids.shape[0]},), one per row of {x} ids, got {got}; {hint}"
+        )
+    if not _is_int_dtype(lengths):
+        raise TypeError(f"{who}: {n} must be integers, got dtype {lengths.dtype}")
+    if int(lengths.min()) < 1 or int(lengths.max()) > ids.shape[1]:
+        raise ValueError(
+            f"{who}: {n} must be in [1, T] = [1, {ids.shape[1]}], got min {int(lengths.min())}, "
+            f"max {int(lengths.max())}; use the {n} that came with the padded batch"
         )
 
 
@@ -326,7 +341,7 @@ class BagOfEmbeddings(nn.Module):
 
     def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
         """(B, T) ids, (B,) lengths -> (B, C) logits."""
-        _check_ids(x, lengths, self.vocab_size, "BagOfEmbeddings")
+        _check_id_batch(x, lengths, self.vocab_size, "BagOfEmbeddings")
         return self.fc(self.dropout(masked_mean(self.embedding(x), lengths.to(x.device))))
 
 
@@ -371,7 +386,7 @@ class BiLSTMClassifier(nn.Module):
 
     def encode(self, x: Tensor, lengths: Tensor) -> Tensor:
         """(B, T) ids -> (B, features): the sentence vector before the classifier."""
-        _check_ids(x, lengths, self.vocab_size, "BiLSTMClassifier")
+        _check_id_batch(x, lengths, self.vocab_size, "BiLSTMClassifier")
         e = self.dropout(self.embedding(x))  # (B, T, d)
         if self.pack:
             packed = pack_padded_sequence(e, lengths.cpu(), batch_first=True, enforce_sorted=False)
@@ -419,7 +434,7 @@ class KimCNN(nn.Module):
 
     def encode(self, x: Tensor, lengths: Tensor) -> Tensor:
         """(B, T) ids -> (B, filters * len(widths)): the max-pooled feature maps."""
-        _check_ids(x, lengths, self.vocab_size, "KimCNN")
+        _check_id_batch(x, lengths, self.vocab_size, "KimCNN")
         pad = max(self.widths) - 1  # pad both ends, so even a one-word sentence fills every window width
         e = F.pad(self.embedding(x).transpose(1, 2), (pad, pad))  # (B, d, T + 2 pad)
         feats = []
