@@ -67,11 +67,9 @@ def main() -> None:
     train_lm(ffnn, data, epochs=ffnn_epochs, batch_size=ffnn_batch, autocast_dtype=dtype, progress=False)
 
     torch.manual_seed(args.seed)
-    lstm_epochs, lstm_batch = lstm_recipe.pop("epochs"), lstm_recipe.pop("batch_size")
+    lstm_train = {key: lstm_recipe.pop(key) for key in ("epochs", "batch_size", "lr")}
     lstm = RNNLM(len(vocab), **lstm_recipe, **common).to(device)
-    history = train_lm(
-        lstm, data, epochs=lstm_epochs, batch_size=lstm_batch, autocast_dtype=dtype, progress=False
-    )
+    history = train_lm(lstm, data, **lstm_train, autocast_dtype=dtype, progress=False)
 
     kn_val = torch.from_numpy(kn4.token_logprobs(data.tokens["val"]))
     kn_test = torch.from_numpy(kn4.token_logprobs(data.tokens["test"]))

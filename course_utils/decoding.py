@@ -51,7 +51,7 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 from torch import Tensor
 
-from course_utils.rnn import _check_positive_int
+from course_utils.rnn import _check_positive_int, _multinomial
 
 __all__ = [
     "Decoder",
@@ -363,13 +363,6 @@ def filter_logits(logits: Tensor, top_k: int | None = None, top_p: float | None 
         keep = torch.zeros_like(keep_sorted).scatter_(1, order, keep_sorted)
         logits.masked_fill_(~keep, float("-inf"))
     return logits
-
-
-def _multinomial(probs: Tensor, generator: torch.Generator | None) -> Tensor:
-    """One draw per row of probs (B, V) -> (B,)."""
-    if generator is not None and generator.device != probs.device:  # e.g. a CPU generator, GPU probabilities
-        return torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(probs.device)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(1)
 
 
 def _generate(

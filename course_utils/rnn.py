@@ -72,9 +72,9 @@ def _check_pad_idx(pad_idx: int, vocab_size: int) -> None:
         raise ValueError(f"pad_idx must be an int in [0, vocab_size) = [0, {vocab_size}), got {pad_idx!r}")
 
 
-def _check_dropout(dropout: float) -> None:
+def _check_dropout(dropout: float, name: str = "dropout") -> None:
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be a float in [0, 1), got {dropout!r}")
+        raise ValueError(f"{name} must be a float in [0, 1), got {dropout!r}")
 
 
 def _autocasting(x: Tensor) -> bool:
@@ -839,9 +839,16 @@ def sample_next(
     if top_k is not None and top_k < V:
         kth = logits.topk(top_k, dim=-1).values[:, -1:]  # [B, 1]: the k-th largest logit
         logits = logits.masked_fill(logits < kth, float("-inf"))
-    probs = torch.softmax(logits, dim=-1)  # [B, V]
-    if generator is not None and generator.device != probs.device:  # e.g. a CPU generator, GPU logits
-        return torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(logits.device)
+    return _multinomial(torch.softmax(logits, dim=-1), generator)  # softmax: [B, V]
+
+
+def _multinomial(probs: Tensor, generator: torch.Generator | None) -> Tensor:
+    """One draw per row of probs (B, V) -> (B,), with ``generator`` on the CPU or on probs' device type.
+
+    Device types are compared, not devices: ``torch.Generator(device="cuda").device`` is ``cuda`` while a
+    tensor's is ``cuda:0``, and the two are not equal."""
+    if generator is not None and generator.device.type != probs.device.type:  # a CPU generator, GPU probs
+        return torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(probs.device)
     return torch.multinomial(probs, 1, generator=generator).squeeze(1)
 
 

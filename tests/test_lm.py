@@ -380,6 +380,73 @@ def test_train_lm_learns_and_starts_afresh(small: LMData) -> None:
 def test_the_notebook_recipes_build_models() -> None:
     sizes = {k: v for k, v in FFNN_LM.items() if k not in ("epochs", "batch_size")}
     assert FeedForwardLM(50, bos_idx=2, **sizes).context == FFNN_LM["context"]
-    sizes = {k: v for k, v in LSTM_LM.items() if k not in ("epochs", "batch_size")}
+    sizes = {k: v for k, v in LSTM_LM.items() if k not in ("epochs", "batch_size", "lr")}
     assert RNNLM(50, **sizes).rnn.hidden_size == LSTM_LM["hidden_size"]
     assert FFNN_LM["epochs"] >= 1 and LSTM_LM["epochs"] >= 1
+
+
+# ----------------------------------------------------------------------------- AWD-LSTM regularisers
+def _regularised(**kwargs) -> RNNLM:
+    torch.manual_seed(0)
+    return RNNLM(V, emb_dim=6, hidden_size=6, num_layers=2, never_predict=(PAD, BOS), **kwargs)
+
+
+def test_regularisers_are_off_in_eval_mode() -> None:
+    plain = _regularised(dropout=0.3).eval()
+    awd = _regularised(dropout=0.3, embed_dropout=0.4, weight_drop=0.5, variational=True).eval()
+    awd.load_state_dict(plain.state_dict())
+    tokens = torch.tensor([[BOS, 3, 4, 5, 6], [BOS, 6, 5, 4, 3]])
+    torch.testing.assert_close(awd(tokens), plain(tokens))  # same weights, no dropout of any kind
+
+
+def test_embed_dropout_drops_whole_words() -> None:
+    lm = _regularised(dropout=0.0, embed_dropout=0.5).train()
+    tokens = torch.tensor([[3, 4, 3, 5, 3, 4, 6, 6]])
+    for seed in range(5):
+        torch.manual_seed(seed)
+        x = lm._embed(tokens)[0]  # (T, E)
+        zero = (x == 0).all(dim=-1)
+        for word in (3, 4, 5, 6):  # a word is dropped everywhere in the batch or nowhere
+            assert zero[tokens[0] == word].unique().numel() == 1
+        kept = ~zero
+        torch.testing.assert_close(x[kept], lm.embed(tokens)[0][kept] * 2)  # survivors scaled by 1 / (1 - p)
+
+
+def test_variational_dropout_keeps_one_mask_per_sequence() -> None:
+    lm = _regularised(dropout=0.5, variational=True).train()
+    x = torch.ones(3, 7, 6)
+    y = lm._drop(x)
+    assert torch.equal(y, y[:, :1].expand_as(y))  # the same units dropped at every time step
+    assert set(y.unique().tolist()) <= {0.0, 2.0} and not torch.equal(y[0], y[1])  # a mask per sequence
+    per_step = _regularised(dropout=0.5).train()._drop(x)
+    assert not torch.equal(per_step, per_step[:, :1].expand_as(per_step))
+
+
+def test_weight_drop_drops_recurrent_weights_only() -> None:
+    tokens = torch.tensor([[BOS, 3, 4, 5], [BOS, 5, 4, 3]])
+    # p -> 1 drops every hidden-to-hidden entry: the same as a model whose W_hh are zero
+    dropped = _regularised(dropout=0.0, weight_drop=0.999999).train()
+    reference = _regularised(dropout=0.0).train()
+    reference.load_state_dict(dropped.state_dict())
+    with torch.no_grad():
+        for k in range(2):
+            getattr(reference.rnn, f"weight_hh_l{k}").zero_()
+    torch.testing.assert_close(dropped(tokens), reference(tokens))
+    # with p = 0.5 the output changes, gradients reach W_hh through the mask, and the stored weights stay whole
+    lm = _regularised(dropout=0.0, weight_drop=0.5).train()
+    before = lm.rnn.weight_hh_l0.detach().clone()
+    out = lm(tokens)
+    assert not torch.allclose(out, lm.eval()(tokens))
+    out[..., 3:].sum().backward()
+    grad = lm.rnn.weight_hh_l0.grad
+    assert grad is not None and 0 < int((grad != 0).sum()) < grad.numel()
+    assert torch.equal(lm.rnn.weight_hh_l0, before)
+
+
+def test_regularisers_bad_input() -> None:
+    for name in ("embed_dropout", "weight_drop"):
+        for bad in (1.0, -0.1, "0.5"):
+            with pytest.raises(ValueError, match=name):
+                RNNLM(V, **{name: bad})
+    with pytest.raises(TypeError, match="variational"):
+        RNNLM(V, variational=1)
