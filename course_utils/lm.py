@@ -79,10 +79,10 @@ SPLITS = ("train", "val", "test")
 #: benchmarks/language_models.py trains too: ``FeedForwardLM(**sizes)`` and ``train_lm(epochs, batch_size)``.
 FFNN_LM = dict(context=4, emb_dim=128, hidden_size=256, dropout=0.3, epochs=1, batch_size=64)
 #: Notebook 07's LSTM language model (section 6) with AWD-LSTM's regularisers, and its training recipe
-#: (``epochs``, ``batch_size``, ``lr`` go to ``train_lm``, the rest to ``RNNLM``). In a grid on a GPU (seed 0) dropout
-#: 0.3 at batch 128 and lr 4e-3 gave the lowest validation perplexity (22.5 after 10 epochs, against 23.2 for
-#: dropout 0.4 at batch 64, and 27.1 for dropout 0.5 in 6 epochs). An epoch takes about a minute on a 2-core CPU with AMX; 9
-#: epochs are the fewest that bring validation perplexity below 23 there (8 give 23.09).
+#: (``epochs``, ``batch_size``, ``lr`` go to ``train_lm``, the rest to ``RNNLM``). In a grid on a GPU (seed 0),
+#: dropout 0.3 at batch 128 and lr 4e-3 gave the lowest validation perplexity (22.5 after 10 epochs, against 23.2
+#: for dropout 0.4 at batch 64, and 27.1 for dropout 0.5 in 6 epochs). An epoch takes about a minute on a 2-core
+#: CPU with AMX; 9 epochs are the fewest that bring validation perplexity below 23 there (8 give 23.09).
 LSTM_LM = dict(
     emb_dim=400, hidden_size=400, num_layers=2, dropout=0.3, embed_dropout=0.1, weight_drop=0.5, variational=True,
     epochs=9, batch_size=128, lr=4e-3,
@@ -338,13 +338,13 @@ class RNNLM(nn.Module):
     ``hidden_size != emb_dim`` a linear projection H -> E comes first. ``run(tokens, state)`` also returns
     the final state, for truncated back-propagation through time over running text.
 
-    The regularisers of AWD-LSTM (Merity et al., 2018), all off by default and active only in training:
+    Three regularisers of AWD-LSTM (Merity et al., 2018), all off by default and active only in training:
     ``embed_dropout`` drops whole words (rows of the embedding matrix, every occurrence in the batch; Gal &
-    Ghahramani, 2016); ``variational=True`` draws the dropout masks on the embeddings and on the last
-    layer's output once per sequence instead of once per time step ("locked" dropout; between stacked layers
-    ``nn.LSTM``'s own dropout keeps a fresh mask per step); ``weight_drop``
-    drops entries of the hidden-to-hidden matrices, one mask per batch (DropConnect, Wan et al., 2013), so
-    the recurrent connections are regularised without touching the states.
+    Ghahramani, 2016); ``variational=True`` draws the dropout masks on the embeddings and on the last layer's
+    output once per sequence instead of once per time step ("locked" dropout; between stacked layers
+    ``nn.LSTM``'s own dropout keeps a fresh mask per step); ``weight_drop`` drops entries of the
+    hidden-to-hidden matrices, one mask per batch (DropConnect, Wan et al., 2013), so the recurrent
+    connections are regularised without touching the states.
     """
 
     def __init__(
